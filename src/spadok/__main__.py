@@ -1,0 +1,5 @@
+import sys
+
+from spadok.cli import main
+
+sys.exit(main())

@@ -1,0 +1,139 @@
+"""Records, their captures, and the derivatives made from them.
+
+Writes go through :mod:`spadok.catalogue.services` only; these classes hold
+fields and small read helpers, nothing that logs, indexes or notifies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from spadok.catalogue.ids import new_id
+
+
+def _record_id() -> str:
+    return new_id("r")
+
+
+def _capture_id() -> str:
+    return new_id("c")
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "public"
+    DRAFT = "draft", "not yet public"
+
+
+class Record(models.Model):
+    """A documented thing (a building, a monument, an object) that gathers captures."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=_record_id, editable=False)
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.id})"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("catalogue:record", args=[self.id])
+
+
+class CaptureState(models.TextChoices):
+    RECEIVED = "received", "received"
+    PROCESSING = "processing", "processing"
+    READY = "ready", "ready"
+    FAILED = "failed", "failed"
+
+
+class Capture(models.Model):
+    """One submission about a record: its original files, kept unchanged forever."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=_capture_id, editable=False)
+    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="captures")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=16, blank=True)  # mesh, pointcloud, splat
+    format = models.CharField(max_length=16, blank=True)  # registry name: glb, ply, las...
+    state = models.CharField(
+        max_length=16, choices=CaptureState.choices, default=CaptureState.RECEIVED, db_index=True
+    )
+    step = models.CharField(max_length=32, blank=True)
+    progress = models.FloatField(default=0.0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    source_name = models.CharField(max_length=500, blank=True)  # what the user called it
+    primary_file = models.CharField(max_length=500, blank=True)  # the model among the originals
+    originals = models.JSONField(default=list)  # [{path, key, size, sha256, sha512}]
+    stats = models.JSONField(default=dict)
+    timings = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.format or '?'}, {self.state})"
+
+    @property
+    def original_bytes(self) -> int:
+        return sum(int(f.get("size", 0)) for f in self.originals)
+
+    def derivative(self, role: str) -> Derivative | None:
+        for d in self.derivatives.all():
+            if d.role == role:
+                return d
+        return None
+
+    def web_derivatives(self) -> list[Derivative]:
+        order = {"web-high": 0, "web-medium": 1, "web-low": 2, "web-points": 3}
+        found = [d for d in self.derivatives.all() if d.role in order]
+        return sorted(found, key=lambda d: order[d.role])
+
+
+class Derivative(models.Model):
+    """A file made from a capture by a named, versioned policy; unique per (capture, role, policy)."""
+
+    capture = models.ForeignKey(Capture, on_delete=models.CASCADE, related_name="derivatives")
+    role = models.CharField(max_length=32)  # web-high, web-medium, web-low, web-points, thumbnail
+    policy = models.CharField(max_length=64)  # "spadok-web/1"
+    key = models.CharField(max_length=500)  # storage key
+    mime = models.CharField(max_length=100)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    tool = models.CharField(max_length=300)
+    params = models.JSONField(default=dict)
+    stats = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["capture", "role", "policy"], name="derivative_unique_per_policy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.capture_id}/{self.role} ({self.policy})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "policy": self.policy,
+            "mime": self.mime,
+            "size": self.size,
+            "sha256": self.sha256,
+            "tool": self.tool,
+            "params": self.params,
+            "stats": self.stats,
+        }

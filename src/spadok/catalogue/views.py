@@ -1,0 +1,144 @@
+"""Public pages and file downloads of the catalogue."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from spadok.catalogue import presenters, selectors
+from spadok.catalogue.models import Capture, Record
+from spadok.catalogue.storage import get_storage
+
+PAGE_SIZE = 24
+HOME_LATEST = 8
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    records = list(selectors.record_list_public()[:HOME_LATEST])
+    return render(
+        request,
+        "catalogue/home.html",
+        {
+            "cards": [presenters.record_card(r) for r in records],
+            "counts": selectors.catalogue_counts(),
+        },
+    )
+
+
+@require_GET
+def browse(request: HttpRequest) -> HttpResponse:
+    paginator = Paginator(selectors.record_list_public(), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "catalogue/browse.html",
+        {"page": page, "cards": [presenters.record_card(r) for r in page.object_list]},
+    )
+
+
+@require_GET
+def record_page(request: HttpRequest, record_id: str) -> HttpResponse:
+    record = selectors.access_record(request.user, record_id)
+    views = [presenters.capture_view(record, c) for c in selectors.record_captures(record)]
+    shown = next((v for v in views if v.ready), None)
+    return render(
+        request,
+        "catalogue/record.html",
+        {"record": record, "shown": shown, "captures": views},
+    )
+
+
+def _file_urls(record: Record, capture: Capture) -> dict[str, Any]:
+    def url(kind: str, name: str) -> str:
+        return reverse("catalogue:file", args=[record.id, capture.id, kind, name])
+
+    return {
+        "originals": [url("original", o["path"]) for o in capture.originals],
+        "derivatives": {
+            d.role: url("derivative", d.role) for d in capture.derivatives.all()
+        },
+    }
+
+
+def record_data(record: Record, request: HttpRequest | None = None) -> dict[str, Any]:
+    """The public JSON view of a record; no contributor or device data."""
+    captures = []
+    for capture in record.captures.all():
+        urls = _file_urls(record, capture)
+        captures.append(
+            {
+                "id": capture.id,
+                "created": capture.created_at.isoformat(),
+                "kind": capture.kind,
+                "format": capture.format,
+                "state": capture.state,
+                "stats": capture.stats,
+                "originals": [
+                    {"path": o["path"], "size": o["size"], "sha256": o["sha256"], "url": u}
+                    for o, u in zip(capture.originals, urls["originals"], strict=True)
+                ],
+                "derivatives": [
+                    {**d.as_dict(), "url": urls["derivatives"][d.role]}
+                    for d in capture.derivatives.all()
+                ],
+            }
+        )
+    data = {
+        "id": record.id,
+        "title": record.title,
+        "description": record.description,
+        "created": record.created_at.isoformat(),
+        "url": record.get_absolute_url(),
+        "captures": captures,
+    }
+    if request is not None:
+        data["url"] = request.build_absolute_uri(data["url"])
+    return data
+
+
+@require_GET
+def record_json(request: HttpRequest, record_id: str) -> JsonResponse:
+    record = selectors.access_record(request.user, record_id)
+    return JsonResponse(record_data(record, request), json_dumps_params={"ensure_ascii": False})
+
+
+@require_GET
+def capture_file(
+    request: HttpRequest, record_id: str, capture_id: str, kind: str, name: str
+) -> FileResponse:
+    """Stream an original or a derivative from storage."""
+    record = selectors.access_record(request.user, record_id)
+    capture = selectors.access_capture(request.user, record, capture_id)
+    if kind == "original":
+        item = next((o for o in capture.originals if o["path"] == name), None)
+        if item is None:
+            raise Http404("no such file")
+        key, filename = item["key"], name.rsplit("/", 1)[-1]
+        mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        attachment = True
+    elif kind == "derivative":
+        deriv = capture.derivative(name)
+        if deriv is None:
+            raise Http404("no such file")
+        key, mime = deriv.key, deriv.mime
+        ext = key.rsplit(".", 1)[-1]
+        filename = f"{record.id}-{deriv.role}.{ext}"
+        attachment = request.GET.get("download") == "1"
+    else:
+        raise Http404("no such file")
+    storage = get_storage()
+    local = storage.local_path(key)
+    try:
+        stream = local.open("rb") if local is not None else storage.open(key).__enter__()
+    except FileNotFoundError:
+        raise Http404("file missing from storage") from None
+    response = FileResponse(stream, as_attachment=attachment, filename=filename, content_type=mime)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,0 +1,346 @@
+"""The ``spadok`` command line: ingest, serve, worker, info, manage.
+
+Scripts rely on it: ``--json`` output is one object per line, exit status
+is non-zero when any input failed, and no traceback reaches the user for
+anything the user can cause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from spadok import __version__
+
+log = logging.getLogger("spadok.cli")
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spadok.site.settings")
+    import django
+
+    django.setup()
+
+
+def ensure_migrated() -> None:
+    """Bring the database schema up to date; safe when several processes start at once."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(7470514)")
+            try:
+                call_command("migrate", interactive=False, verbosity=0)
+            finally:
+                cur.execute("SELECT pg_advisory_unlock(7470514)")
+    else:
+        call_command("migrate", interactive=False, verbosity=0)
+
+
+def _storage_path(key: str) -> str:
+    from spadok.catalogue.storage import get_storage
+
+    storage = get_storage()
+    local = storage.local_path(key)
+    if local is not None:
+        return str(local)
+    return f"{storage.primary.url.split('?')[0].rstrip('/')}/{key}"
+
+
+def _result_ok(label: str, capture: Any) -> dict[str, Any]:
+    files: dict[str, Any] = {}
+    if capture.originals:
+        files["original"] = _storage_path(capture.originals[0]["key"])
+        if len(capture.originals) > 1:
+            files["originals"] = [_storage_path(o["key"]) for o in capture.originals]
+    for d in capture.derivatives.all():
+        files[d.role] = _storage_path(d.key)
+    web = next((files[r] for r in ("web-high", "web-medium", "web-low", "web-points") if r in files), None)
+    if web:
+        files["web"] = web
+    return {
+        "input": label,
+        "status": "ok",
+        "id": capture.id,
+        "record": capture.record_id,
+        "kind": capture.kind,
+        "format": capture.format,
+        "stats": capture.stats,
+        "files": files,
+        "timings": capture.timings,
+        "error": None,
+    }
+
+
+def _result_error(label: str, error: Any) -> dict[str, Any]:
+    return {
+        "input": label,
+        "status": "error",
+        "id": None,
+        "kind": None,
+        "stats": {},
+        "files": {},
+        "error": error.as_dict(),
+    }
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from django.conf import settings
+
+    from spadok.catalogue import services
+    from spadok.catalogue.models import Record
+    from spadok.core import inputs
+    from spadok.core.errors import SpadokError
+
+    ensure_migrated()
+    record = None
+    if args.record:
+        try:
+            record = Record.objects.get(id=args.record)
+        except Record.DoesNotExist:
+            print(f"spadok: no record {args.record!r}", file=sys.stderr)
+            return 2
+    show_bar = sys.stderr.isatty() and not args.quiet
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="spadok-inputs-") as tmp:
+        units = inputs.expand([Path(p) for p in args.paths], Path(tmp), settings.SPADOK.limits)
+        bar = None
+        if show_bar:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(inputs_steps()), unit="step", file=sys.stderr, leave=False)
+        for unit in units:
+            if isinstance(unit, inputs.Failed):
+                result = _result_error(unit.label, unit.error)
+            else:
+                progress = None
+                if bar is not None:
+                    bar.reset()
+                    bar.set_description(Path(unit.label).name[:40])
+
+                    def progress(step: str, fraction: float, _bar: Any = bar) -> None:
+                        _bar.n = round(fraction * _bar.total)
+                        _bar.set_postfix_str(step)
+                        _bar.refresh()
+
+                try:
+                    capture = services.capture_ingest(
+                        unit=unit, record=record, title=args.title, progress=progress
+                    )
+                    result = _result_ok(unit.label, capture)
+                except SpadokError as exc:
+                    result = _result_error(unit.label, exc)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # a bug, not the user's fault: keep going
+                    log.exception("ingest of %s failed", unit.label)
+                    result = _result_error(
+                        unit.label, SpadokError("processing.failed", type(exc).__name__)
+                    )
+            if result["status"] != "ok":
+                failures += 1
+            _print_result(result, as_json=args.json, bar=bar)
+        if bar is not None:
+            bar.close()
+    return 1 if failures else 0
+
+
+def inputs_steps() -> tuple[str, ...]:
+    from spadok.core.pipeline import STEPS
+
+    return STEPS
+
+
+def _print_result(result: dict[str, Any], *, as_json: bool, bar: Any) -> None:
+    if as_json:
+        line = json.dumps(result, ensure_ascii=False, default=str)
+    elif result["status"] == "ok":
+        stats = result["stats"]
+        size = stats.get("triangles") or stats.get("points") or stats.get("splats") or ""
+        what = f"{size:,} {'triangles' if stats.get('triangles') else 'points'}" if size else ""
+        line = f"ok     {result['input']}  →  {result['id']}  {result['format']} {what}"
+    else:
+        err = result["error"]
+        line = f"error  {result['input']}  [{err['code']}] {err['message']}"
+    if bar is not None:
+        bar.clear()
+    print(line, flush=True)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from django.conf import settings
+    from django.db import connection
+
+    from spadok.catalogue.models import Capture, Record
+
+    ensure_migrated()
+    cfg = settings.SPADOK
+    db = cfg.database_url
+    if "@" in db:  # never print a password
+        scheme, rest = db.split("://", 1)
+        db = f"{scheme}://***@{rest.split('@', 1)[1]}"
+    info = {
+        "version": __version__,
+        "profile": cfg.profile,
+        "database": db,
+        "database_vendor": connection.vendor,
+        "storage": [u.split("?")[0] for u in cfg.storage_urls],
+        "home": str(cfg.home),
+        "records": Record.objects.count(),
+        "captures": Capture.objects.count(),
+    }
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+    else:
+        for key, value in info.items():
+            print(f"{key:>16}: {value}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from spadok.jobs.worker import run_worker
+
+    ensure_migrated()
+    run_worker(batch=args.batch)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    ensure_migrated()
+    call_command("collectstatic", interactive=False, verbosity=0)
+    cfg = settings.SPADOK
+    env = dict(os.environ)
+    children: list[subprocess.Popen[bytes]] = []
+    workers = cfg.workers if args.workers is None else args.workers
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "spadok", "worker"], env=env)
+
+    worker_procs = [start_worker() for _ in range(workers)]
+    web = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--workers",
+            str(args.web_processes),
+            "--blocking-threads",
+            str(cfg.web_threads),
+            "--no-ws",
+            "spadok.site.wsgi:application",
+        ],
+        env=env,
+    )
+    children = [web, *worker_procs]
+    print(f"spadok {__version__}: http://{args.host}:{args.port}/  ({cfg.profile} profile)", flush=True)
+
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping:
+            if web.poll() is not None:
+                print("spadok: the web server stopped", file=sys.stderr)
+                break
+            for i, proc in enumerate(worker_procs):
+                if proc.poll() is not None:  # a worker died: start another
+                    log.warning("worker %s exited with %s; restarting", proc.pid, proc.returncode)
+                    worker_procs[i] = start_worker()
+            children = [web, *worker_procs]
+            time.sleep(0.5)
+    finally:
+        for proc in children:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.time() + 20
+        for proc in children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0 if stopping else 1
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["spadok manage", *args.args])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spadok", description="3D backups of cultural heritage under threat."
+    )
+    parser.add_argument("--version", action="version", version=f"spadok {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="ingest finished scans: files, folders and zips")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
+    p.add_argument("--title", help="title of the new record (default: from the file name)")
+    p.add_argument("--record", help="add the captures to this existing record id")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("serve", help="run the web archive and its workers")
+    p.add_argument("--port", type=int, default=int(os.environ.get("SPADOK_PORT", "8000")))
+    p.add_argument("--host", default=os.environ.get("SPADOK_BIND", "127.0.0.1"))
+    p.add_argument("--web-processes", type=int, default=1)
+    p.add_argument("--workers", type=int, default=None, help="in-process workers (default 1)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run background workers only")
+    p.add_argument("--batch", action="store_true", help="exit when the queue is empty")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("info", help="show the configuration and the size of the archive")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("manage", help="Django management commands", add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _setup_django()
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

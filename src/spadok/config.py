@@ -1,0 +1,150 @@
+"""Settings from the environment, validated once at start-up.
+
+A bad setting stops the start with a message that names the variable and
+says what is expected; nothing falls back silently. The embedded profile
+(SQLite, a local folder, in-process workers) needs no variable at all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spadok.core.limits import Limits
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message says which and how to fix it."""
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be true or false")
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    database_url: str
+    storage_urls: tuple[str, ...]
+    secret_key: str
+    debug: bool
+    allowed_hosts: tuple[str, ...]
+    limits: Limits
+    job_timeout_s: int  # a job running longer than this is presumed dead and re-queued
+    workers: int  # in-process workers that `spadok serve` starts
+    web_threads: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def profile(self) -> str:
+        local = all(u.startswith("file://") for u in self.storage_urls)
+        return "embedded" if self.database_url.startswith("sqlite") and local else "production"
+
+
+def validate_storage_url(url: str) -> str:
+    """Check one storage URL's shape; the storage layer opens it later."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        if not parsed.path.startswith("/"):
+            raise ConfigError(f"SPADOK_STORAGE: {url!r} must be an absolute file:///path")
+        return url
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ConfigError(f"SPADOK_STORAGE: {url!r} must name a bucket: s3://bucket/prefix")
+        query = urllib.parse.parse_qs(parsed.query)
+        unknown = set(query) - {"endpoint", "region", "profile", "retention_days", "lock"}
+        if unknown:
+            raise ConfigError(f"SPADOK_STORAGE: {url!r} has unknown options {sorted(unknown)}")
+        return url
+    raise ConfigError(
+        f"SPADOK_STORAGE: {url!r} is neither file:///… nor s3://bucket/prefix?endpoint=…"
+    )
+
+
+def load(env: dict[str, str] | None = None) -> Config:
+    """Read and check every setting; raise ConfigError on the first bad one."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("SPADOK_HOME") or "var").expanduser().resolve()
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{home / 'spadok.sqlite3'}"
+    scheme = urllib.parse.urlparse(database_url).scheme
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        raise ConfigError(
+            f"DATABASE_URL={database_url!r}: use sqlite:///path or postgres://user:pass@host/db"
+        )
+
+    raw_storage = env.get("SPADOK_STORAGE") or f"file://{home / 'storage'}"
+    urls = tuple(validate_storage_url(u.strip()) for u in raw_storage.split(",") if u.strip())
+    if not urls:
+        raise ConfigError("SPADOK_STORAGE is set but names no storage")
+    if len(set(urls)) != len(urls):
+        raise ConfigError("SPADOK_STORAGE names the same storage twice")
+
+    secret = env.get("SPADOK_SECRET_KEY", "")
+    if not secret:
+        secret = _embedded_secret(home)
+    elif len(secret) < 32:
+        raise ConfigError("SPADOK_SECRET_KEY must be at least 32 characters long")
+
+    hosts = tuple(
+        h.strip()
+        for h in env.get("SPADOK_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+        if h.strip()
+    )
+    limits = Limits(
+        max_file_bytes=_int(env, "SPADOK_MAX_FILE_BYTES", Limits.max_file_bytes),
+        max_vertices=_int(env, "SPADOK_MAX_VERTICES", Limits.max_vertices),
+        max_points=_int(env, "SPADOK_MAX_POINTS", Limits.max_points),
+        max_zip_entries=_int(env, "SPADOK_MAX_ZIP_ENTRIES", Limits.max_zip_entries),
+        max_zip_total_bytes=_int(env, "SPADOK_MAX_ZIP_BYTES", Limits.max_zip_total_bytes),
+    )
+    return Config(
+        home=home,
+        database_url=database_url,
+        storage_urls=urls,
+        secret_key=secret,
+        debug=_bool(env, "SPADOK_DEBUG", False),
+        allowed_hosts=hosts,
+        limits=limits,
+        job_timeout_s=_int(env, "SPADOK_JOB_TIMEOUT", 3600, minimum=10),
+        workers=_int(env, "SPADOK_WORKERS", 1, minimum=0),
+        web_threads=_int(env, "SPADOK_WEB_THREADS", 8),
+    )
+
+
+def _embedded_secret(home: Path) -> str:
+    """A per-installation secret kept in SPADOK_HOME, made on first start."""
+    path = home / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    os.replace(tmp, path)
+    return value

@@ -1,0 +1,148 @@
+"""Helpers shared by the mesh format modules (gltf, obj, ply, stl, off, 3mf, vtp).
+
+They turn what trimesh reads into an :class:`Asset` in one way, so that every
+mesh family reports empty files, point-only files and missing side files the
+same way, and let trimesh's loaders find side files through our
+:class:`Resolver` (which knows about odd names and remembers what was used).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from spadok.core.errors import SpadokError
+from spadok.core.formats.base import Asset, PointSet, Resolver
+
+
+class TrimeshResolver:
+    """Adapts our :class:`Resolver` to trimesh's resolver interface.
+
+    trimesh swallows a missing MTL or texture; we remember the names so that
+    the asset can carry a warning the volunteer sees.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.missing: list[str] = []
+
+    def get(self, name: str) -> bytes:
+        path = self.resolver.find(name)
+        if path is None:
+            if name not in self.missing:
+                self.missing.append(name)
+            raise FileNotFoundError(name)
+        return path.read_bytes()
+
+    def __getitem__(self, name: str) -> bytes:
+        return self.get(name)
+
+    def get_base(self) -> str:
+        return str(self.resolver.base)
+
+    def namespaced(self, namespace: str) -> TrimeshResolver:
+        return self
+
+    def write(self, name: str, data: Any) -> None:  # trimesh calls this only when exporting
+        raise PermissionError("read-only resolver")
+
+
+def as_scene(loaded: Any) -> trimesh.Scene:
+    """Whatever trimesh returned (mesh, point cloud, path, scene) as a Scene."""
+    if isinstance(loaded, trimesh.Scene):
+        return loaded
+    if isinstance(loaded, list):
+        scene = trimesh.Scene()
+        for geom in loaded:
+            scene.add_geometry(geom)
+        return scene
+    return trimesh.Scene(loaded)
+
+
+def scene_asset(
+    scene: trimesh.Scene,
+    *,
+    fmt: str,
+    mime: str,
+    path: Path,
+    unit: str | None = None,
+    up_axis: str | None = None,
+    extra: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
+) -> Asset:
+    """Classify a loaded scene: a mesh, points only (a point cloud) or nothing.
+
+    Lines and empty meshes are not a scan, so a file with only those is
+    ``geometry.empty`` rather than an asset nobody can view.
+    """
+    meshes = [g for g in scene.geometry.values() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
+    clouds = [
+        g
+        for g in scene.geometry.values()
+        if isinstance(g, trimesh.PointCloud) and len(g.vertices)
+        or (isinstance(g, trimesh.Trimesh) and len(g.faces) == 0 and len(g.vertices))
+    ]
+    extra = dict(extra or {})
+    warnings = list(warnings or [])
+    if meshes:
+        # Drop point-only and line geometry so statistics count surfaces only.
+        for name, geom in list(scene.geometry.items()):
+            if not (isinstance(geom, trimesh.Trimesh) and len(geom.faces)):
+                scene.delete_geometry(name)
+                warnings.append(f"ignored non-surface geometry {name!r}")
+        return Asset(
+            kind="mesh",
+            format=fmt,
+            mime=mime,
+            primary=path,
+            scene=scene,
+            unit=unit,
+            up_axis=up_axis,
+            extra=extra,
+            warnings=warnings,
+        )
+    if clouds:
+        points = points_from_geometries(clouds)
+        return Asset(
+            kind="pointcloud",
+            format=fmt,
+            mime=mime,
+            primary=path,
+            points=points,
+            unit=unit,
+            up_axis=up_axis,
+            extra=extra,
+            warnings=warnings,
+        )
+    raise SpadokError("geometry.empty", f"{path.name} has no faces or points")
+
+
+def points_from_geometries(geoms: list[Any]) -> PointSet:
+    """Concatenate vertices (and colours when every part has them) into a PointSet."""
+    positions = np.concatenate([np.asarray(g.vertices, dtype=np.float64) for g in geoms])
+    colors = None
+    parts = []
+    for g in geoms:
+        c = None
+        if isinstance(g, trimesh.PointCloud):
+            c = g.colors if len(g.colors) == len(g.vertices) else None
+        elif g.visual.kind == "vertex":
+            c = g.visual.vertex_colors
+        if c is None:
+            parts = []
+            break
+        parts.append(np.asarray(c, dtype=np.uint8)[:, :3])
+    if parts:
+        colors = np.concatenate(parts)
+    return PointSet(positions=positions, colors=colors)
+
+
+def check_finite(scene: trimesh.Scene, path: Path) -> None:
+    """Non-finite vertices break every derivative, so refuse them clearly."""
+    for name, geom in scene.geometry.items():
+        v = np.asarray(getattr(geom, "vertices", np.zeros((0, 3))))
+        if len(v) and not np.isfinite(v).all():
+            raise SpadokError("geometry.invalid", f"{path.name}: {name} has NaN or infinite vertices")

@@ -1,0 +1,165 @@
+"""Processing of a finished scan, as a list of named steps.
+
+``process`` reads a model from its files and writes its derivatives into a
+working folder; it stores nothing and touches no database, so the command
+line, the workers and the tests share it, and a failure leaves nothing
+behind. Each step reports its duration and peak memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spadok.core.derive.policy import DerivativeFile, policy_table
+from spadok.core.errors import SpadokError
+from spadok.core.formats import registry
+from spadok.core.formats.base import Asset
+from spadok.core.limits import DEFAULT_LIMITS, Limits
+
+log = logging.getLogger(__name__)
+
+STEPS = ("identify", "read", "statistics", "web", "thumbnail")
+
+# Formats whose files are Z-up by convention; glTF is Y-up by its spec.
+Z_UP_FAMILIES = {"las", "e57", "pcd", "xyz", "threemf", "stl"}
+
+ProgressFn = Callable[[str, float], None]
+
+
+@dataclass
+class Processed:
+    asset: Asset
+    stats: dict[str, Any]
+    derivatives: list[DerivativeFile] = field(default_factory=list)
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Steps:
+    def __init__(self, progress: ProgressFn | None) -> None:
+        self.progress = progress
+        self.timings: dict[str, dict[str, float]] = {}
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        if self.progress:
+            self.progress(name, STEPS.index(name) / len(STEPS))
+        start = time.perf_counter()
+        result = fn()
+        self.timings[name] = {
+            "seconds": round(time.perf_counter() - start, 3),
+            "peak_rss_mb": round(_peak_mb(), 1),
+        }
+        log.info("step %s took %.2fs", name, self.timings[name]["seconds"])
+        return result
+
+
+def up_axis(asset: Asset) -> str:
+    if asset.up_axis in {"Y", "Z"}:
+        return asset.up_axis
+    spec = registry.by_name(asset.format)
+    if spec.family in Z_UP_FAMILIES or asset.crs:
+        return "Z"
+    return "Y"
+
+
+def process(
+    primary: Path,
+    workdir: Path,
+    *,
+    root: Path | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: ProgressFn | None = None,
+) -> Processed:
+    """Read, measure and derive one model; raise :class:`SpadokError` on bad input."""
+    from spadok.core import stats as stats_mod
+
+    steps = _Steps(progress)
+    spec = steps.run("identify", lambda: registry.detect(primary))
+    if spec is None:
+        raise SpadokError("format.unknown", primary.name)
+    asset: Asset = steps.run("read", lambda: registry.load(primary, root=root, limits=limits))
+    asset.up_axis = up_axis(asset)
+    stats = steps.run("statistics", lambda: stats_mod.asset_stats(asset))
+    stats["up_axis"] = asset.up_axis
+    turn_y_up(asset)  # web copies and thumbnails are Y-up, as glTF requires
+    out = workdir / "derivatives"
+    out.mkdir(parents=True, exist_ok=True)
+    derivatives: list[DerivativeFile] = []
+    try:
+        derivatives.extend(steps.run("web", lambda: make_web(asset, out)))
+        thumb = steps.run("thumbnail", lambda: make_thumbnail(asset, out))
+        if thumb is not None:
+            derivatives.append(thumb)
+    except SpadokError:
+        raise
+    except MemoryError as exc:
+        raise SpadokError("input.too_large", "the model does not fit in memory") from exc
+    if progress:
+        progress("done", 1.0)
+    return Processed(asset=asset, stats=stats, derivatives=derivatives, timings=steps.timings)
+
+
+def make_web(asset: Asset, out: Path) -> list[DerivativeFile]:
+    """The web copies a viewer loads: GLB levels of detail, or points."""
+    if asset.stored_only:
+        return []
+    if asset.kind in {"mesh", "scene"} and asset.scene is not None:
+        from spadok.core.derive.webglb import make_mesh_lods
+
+        return make_mesh_lods(asset.scene, out)
+    if asset.points is not None:
+        from spadok.core.derive.pointweb import make_point_glb
+
+        return [make_point_glb(asset.points, out / "web-points.glb")]
+    return []
+
+
+def make_thumbnail(asset: Asset, out: Path) -> DerivativeFile | None:
+    if asset.stored_only:
+        return None
+    from spadok.core.derive.thumbnail import render_thumbnail
+
+    return render_thumbnail(asset, out / "thumbnail.png", up="Y")
+
+
+def turn_y_up(asset: Asset) -> None:
+    """Turn a Z-up model to glTF's Y-up in place, before any web copy is made.
+
+    Meshes get a root transform only (no vertex copy); points are rotated.
+    """
+    if asset.up_axis != "Z":
+        return
+    import numpy as np
+
+    if asset.scene is not None:
+        rot = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=float)
+        asset.scene.apply_transform(rot)
+    if asset.points is not None:
+        pos = asset.points.positions
+        y = pos[:, 1].copy()
+        pos[:, 1] = pos[:, 2]
+        pos[:, 2] = -y
+    asset.extra["turned_y_up"] = True
+
+
+def file_digests(path: Path, algorithms: tuple[str, ...] = ("sha256", "sha512")) -> dict[str, str]:
+    """Digests of a file in one streaming pass."""
+    hashes = {a: hashlib.new(a) for a in algorithms}
+    with path.open("rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            for h in hashes.values():
+                h.update(chunk)
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+__all__ = ["STEPS", "Processed", "file_digests", "policy_table", "process"]

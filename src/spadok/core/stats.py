@@ -1,0 +1,258 @@
+"""Facts about a model for the catalogue: counts, size, area, volume, closedness.
+
+Everything is computed with numpy on concatenated arrays rather than with
+trimesh's cached properties, because ingest of a 1.3 M-triangle scan has a
+budget of seconds and several trimesh properties (``is_watertight``,
+``body_count``) build graphs that cost far more. The results are plain
+ints/floats/lists so they can be stored as JSON as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spadok.core.formats.base import Asset, PointSet
+
+# Metres per unit, for real-world sizes.
+UNIT_METRES: dict[str, float] = {
+    "m": 1.0,
+    "mm": 0.001,
+    "cm": 0.01,
+    "um": 1e-6,
+    "km": 1000.0,
+    "in": 0.0254,
+    "ft": 0.3048,
+    "yd": 0.9144,
+}
+
+
+def _geometry_instances(scene: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """World-space vertices and offset faces of every mesh instance in the scene."""
+    import trimesh
+
+    nodes = scene.graph.nodes_geometry
+    if len(nodes) == 1:
+        transform, name = scene.graph[nodes[0]]
+        geom = scene.geometry.get(name)
+        if isinstance(geom, trimesh.Trimesh) and len(geom.faces) and np.allclose(transform, np.eye(4)):
+            # The common case (one scan): no copies.
+            return np.asarray(geom.vertices, dtype=np.float64), np.asarray(geom.faces), [geom]
+    verts: list[np.ndarray] = []
+    faces: list[np.ndarray] = []
+    geoms: list[Any] = []
+    offset = 0
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geom = scene.geometry.get(name)
+        if not isinstance(geom, trimesh.Trimesh) or len(geom.faces) == 0:
+            continue
+        v = np.asarray(geom.vertices, dtype=np.float64)
+        if not np.allclose(transform, np.eye(4)):
+            v = v @ transform[:3, :3].T + transform[:3, 3]
+        verts.append(v)
+        faces.append(np.asarray(geom.faces, dtype=np.int64) + offset)
+        geoms.append(geom)
+        offset += len(v)
+    if not verts:
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), []
+    return np.concatenate(verts), np.concatenate(faces), geoms
+
+
+def _merge_positions(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Faces re-indexed so that vertices at the same position are one vertex.
+
+    Exporters split vertices at UV and normal seams; a closed surface is closed
+    in space, not in the index buffer.
+    """
+    keys = np.ascontiguousarray(vertices).view(np.dtype((np.void, 24))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if len(first) == len(vertices):
+        return faces
+    return inverse.reshape(-1)[faces]
+
+
+def _edge_facts(faces: np.ndarray, n_vertices: int) -> dict[str, Any]:
+    """Watertight / manifold / component facts from one sort of the edges.
+
+    Each edge becomes ``(undirected key << 1) | direction``; after sorting, a
+    closed, consistently wound surface has every undirected key exactly twice,
+    once in each direction.
+    """
+    if len(faces) == 0:
+        return {"watertight": False, "manifold": True, "components": 0}
+    a = faces.reshape(-1)
+    b = faces[:, [1, 2, 0]].reshape(-1)
+    n = np.int64(max(n_vertices, 1))
+    lo = np.minimum(a, b)
+    hi = np.maximum(a, b)
+    keys = (lo * n + hi) << 1 | (a > b)
+    keys.sort()
+    undirected = keys >> 1
+    starts = np.flatnonzero(np.diff(undirected)) + 1
+    counts = np.diff(np.concatenate([[0], starts, [len(undirected)]]))
+    manifold = bool(counts.max() <= 2)
+    watertight = bool(np.all(counts == 2)) and bool(np.all(keys[0::2] != keys[1::2]))
+    return {
+        "watertight": watertight,
+        "manifold": manifold,
+        "components": _components(faces, n_vertices),
+    }
+
+
+def _components(faces: np.ndarray, n_vertices: int) -> int:
+    """Connected pieces of the surface (two edges per face connect all three corners)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows = np.concatenate([faces[:, 0], faces[:, 1]])
+    cols = np.concatenate([faces[:, 1], faces[:, 2]])
+    graph = csr_matrix(
+        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n_vertices, n_vertices)
+    )
+    _, labels = connected_components(graph, directed=False)
+    return int(len(np.unique(labels[faces[:, 0]])))
+
+
+def _textures(geoms: list[Any]) -> tuple[list[dict[str, Any]], int, bool]:
+    """Texture images, the number of distinct materials and whether UVs exist."""
+    textures: list[dict[str, Any]] = []
+    seen_images: set[int] = set()
+    materials: set[int] = set()
+    has_uv = False
+    for geom in geoms:
+        visual = geom.visual
+        if getattr(visual, "kind", None) != "texture":
+            continue
+        uv = getattr(visual, "uv", None)
+        has_uv = has_uv or (uv is not None and len(uv) > 0)
+        material = getattr(visual, "material", None)
+        if material is None:
+            continue
+        materials.add(id(material))
+        for attr in ("image", "baseColorTexture", "normalTexture", "emissiveTexture",
+                     "metallicRoughnessTexture", "occlusionTexture"):  # fmt: skip
+            image = getattr(material, attr, None)
+            if image is None or not hasattr(image, "size") or id(image) in seen_images:
+                continue
+            seen_images.add(id(image))
+            name = image.info.get("file_path") if hasattr(image, "info") else None
+            textures.append(
+                {
+                    "name": name or getattr(material, "name", None) or attr,
+                    "width": int(image.size[0]),
+                    "height": int(image.size[1]),
+                    "format": (getattr(image, "format", None) or "raw").lower(),
+                    "role": attr,
+                }
+            )
+    return textures, len(materials), has_uv
+
+
+def _bbox(points: np.ndarray) -> dict[str, Any]:
+    finite = points[np.isfinite(points).all(axis=1)] if len(points) else points
+    if len(finite) == 0:
+        return {"bbox": None, "size": None}
+    lo = finite.min(axis=0)
+    hi = finite.max(axis=0)
+    return {"bbox": {"min": lo.tolist(), "max": hi.tolist()}, "size": (hi - lo).tolist()}
+
+
+def _metres(unit: str | None) -> float | None:
+    return UNIT_METRES.get(unit) if unit else None
+
+
+def mesh_stats(scene: Any, unit: str | None) -> dict[str, Any]:
+    """Counts, size, area, volume and closedness of every mesh in a trimesh scene."""
+    vertices, faces, geoms = _geometry_instances(scene)
+    out: dict[str, Any] = {"vertices": int(len(vertices)), "triangles": int(len(faces))}
+    out.update(_bbox(vertices))
+    factor = _metres(unit)
+    out["unit"] = unit
+    out["dimensions_m"] = [s * factor for s in out["size"]] if factor and out["size"] else None
+    if len(faces):
+        p0 = vertices[faces[:, 0]]
+        e1 = vertices[faces[:, 1]] - p0
+        e2 = vertices[faces[:, 2]] - p0
+        cx = e1[:, 1] * e2[:, 2] - e1[:, 2] * e2[:, 1]
+        cy = e1[:, 2] * e2[:, 0] - e1[:, 0] * e2[:, 2]
+        cz = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        area = float(0.5 * np.sqrt(cx * cx + cy * cy + cz * cz).sum())
+        merged = _merge_positions(vertices, faces)
+        facts = _edge_facts(merged, len(vertices))
+        volume = None
+        if facts["watertight"]:
+            # Sum of signed tetrahedra from the origin: p0 . (e1 x e2) / 6.
+            signed = (p0[:, 0] * cx + p0[:, 1] * cy + p0[:, 2] * cz).sum() / 6.0
+            volume = abs(float(signed))
+    else:
+        area, volume = 0.0, None
+        facts = {"watertight": False, "manifold": True, "components": 0}
+    out["surface_area"] = area
+    out["surface_area_m2"] = area * factor**2 if factor else None
+    out["volume"] = volume
+    out["volume_m3"] = volume * factor**3 if factor and volume is not None else None
+    out.update(facts)
+    textures, n_materials, has_uv = _textures(geoms)
+    out["textures"] = textures
+    out["materials"] = n_materials
+    out["has_uv"] = has_uv
+    out["has_vertex_colors"] = any(getattr(g.visual, "kind", None) == "vertex" for g in geoms)
+    out["has_normals"] = any("vertex_normals" in g._cache.cache for g in geoms)
+    out["meshes"] = len(geoms)
+    return out
+
+
+def point_stats(points: PointSet, unit: str | None, crs: str | None) -> dict[str, Any]:
+    """Count, size, colours and attribute names of a point cloud or splat."""
+    out: dict[str, Any] = {"points": int(points.count), "sampled": len(points.positions) < points.count}
+    out.update(_bbox(np.asarray(points.positions, dtype=np.float64)))
+    factor = _metres(unit)
+    out["unit"] = unit
+    out["dimensions_m"] = [s * factor for s in out["size"]] if factor and out["size"] else None
+    out["has_colors"] = points.colors is not None
+    out["attributes"] = sorted(points.attributes)
+    out["crs"] = crs
+    return out
+
+
+def asset_stats(asset: Asset) -> dict[str, Any]:
+    """Statistics of any asset, by kind, always JSON-serialisable."""
+    out: dict[str, Any] = {
+        "format": asset.format,
+        "kind": asset.kind,
+        "stored_only": asset.stored_only,
+        "warnings": list(asset.warnings),
+    }
+    if asset.scene is not None and asset.kind in ("mesh", "scene"):
+        out.update(mesh_stats(asset.scene, asset.unit))
+        # Textures the loader could not decode (KTX2) are still part of the model.
+        for tex in asset.extra.get("textures", []):
+            if not tex.get("decoded", True):
+                out["textures"].append(
+                    {k: tex.get(k) for k in ("name", "width", "height", "format")}
+                )
+    elif asset.points is not None:
+        out.update(point_stats(asset.points, asset.unit, asset.crs))
+    else:
+        out["unit"] = asset.unit
+    out["extra"] = jsonable(asset.extra)
+    return jsonable(out)
+
+
+def jsonable(value: Any) -> Any:
+    """Numpy scalars and arrays, tuples and paths as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
