@@ -23,3 +23,21 @@ def storage_root(tmp_path: Path, settings):  # type: ignore[no-untyped-def]
     reset_storage()
     yield root
     reset_storage()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(  # type: ignore[no-untyped-def]
+    django_db_modify_db_settings_parallel_suffix, tmp_path_factory
+):
+    """Keep the SQLite test database in a file, not in memory.
+
+    Tests that run real workers (``spadok worker`` as a subprocess) must see
+    the rows the test wrote; an in-memory database exists only inside the test
+    process. PostgreSQL needs nothing: its test database ``test_<name>`` is on
+    the same server (see :func:`tests.procs.test_database_url`).
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")

@@ -301,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spadok", description="3D backups of cultural heritage under threat."
     )
     parser.add_argument("--version", action="version", version=f"spadok {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="ingest finished scans: files, folders and zips")
@@ -336,10 +337,23 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _setup_django()
+    if args.command not in {"serve", "worker"}:
+        # Step-by-step logs are for operators; a terminal user sees the bar and results.
+        logging.getLogger("spadok").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    from django.db.utils import OperationalError
+
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except OperationalError as exc:  # a database that is down or refuses us: no traceback
+        from django.conf import settings
+
+        from spadok.config import redact_url
+
+        url = redact_url(settings.SPADOK.database_url)
+        print(f"spadok: cannot use the database {url}: {exc}".rstrip(), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

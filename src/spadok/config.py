@@ -68,7 +68,7 @@ def validate_storage_url(url: str) -> str:
     """Check one storage URL's shape; the storage layer opens it later."""
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme == "file":
-        if not parsed.path.startswith("/"):
+        if parsed.netloc not in {"", "localhost"} or not parsed.path.startswith("/"):
             raise ConfigError(f"SPADOK_STORAGE: {url!r} must be an absolute file:///path")
         return url
     if parsed.scheme == "s3":
@@ -78,9 +78,53 @@ def validate_storage_url(url: str) -> str:
         unknown = set(query) - {"endpoint", "region", "profile", "retention_days", "lock"}
         if unknown:
             raise ConfigError(f"SPADOK_STORAGE: {url!r} has unknown options {sorted(unknown)}")
+        endpoint = query.get("endpoint", [""])[-1]
+        if endpoint:
+            ep = urllib.parse.urlparse(endpoint)
+            if ep.scheme not in {"http", "https"} or not ep.netloc:
+                raise ConfigError(
+                    f"SPADOK_STORAGE: {url!r}: endpoint must be http(s)://host:port"
+                )
+        days = query.get("retention_days", [""])[-1]
+        if days and not days.isdigit():
+            raise ConfigError(f"SPADOK_STORAGE: {url!r}: retention_days must be a whole number")
         return url
     raise ConfigError(
         f"SPADOK_STORAGE: {url!r} is neither file:///… nor s3://bucket/prefix?endpoint=…"
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, fit for messages and logs."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.password is None:
+        return url
+    host = parsed.hostname or ""
+    if parsed.port is not None:
+        host = f"{host}:{parsed.port}"
+    netloc = f"{parsed.username or ''}:***@{host}"
+    return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+
+
+def validate_database_url(url: str) -> str:
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        parsed.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"DATABASE_URL={redact_url(url)!r} is not a valid URL: {exc}") from None
+    if parsed.scheme == "sqlite":
+        if not parsed.path or parsed.path == "/":
+            raise ConfigError(f"DATABASE_URL={url!r}: name the database file: sqlite:////abs/path")
+        return url
+    if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
+        if not parsed.path.strip("/"):
+            raise ConfigError(
+                f"DATABASE_URL={redact_url(url)!r} names no database: "
+                "postgres://user:pass@host:port/dbname"
+            )
+        return url
+    raise ConfigError(
+        f"DATABASE_URL={redact_url(url)!r}: use sqlite:///path or postgres://user:pass@host/db"
     )
 
 
@@ -90,11 +134,7 @@ def load(env: dict[str, str] | None = None) -> Config:
     home = Path(env.get("SPADOK_HOME") or "var").expanduser().resolve()
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{home / 'spadok.sqlite3'}"
-    scheme = urllib.parse.urlparse(database_url).scheme
-    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
-        raise ConfigError(
-            f"DATABASE_URL={database_url!r}: use sqlite:///path or postgres://user:pass@host/db"
-        )
+    validate_database_url(database_url)
 
     raw_storage = env.get("SPADOK_STORAGE") or f"file://{home / 'storage'}"
     urls = tuple(validate_storage_url(u.strip()) for u in raw_storage.split(",") if u.strip())

@@ -20,7 +20,9 @@ def _thumbnail(path: Path) -> Path:
 
     img = Image.new("RGB", (512, 512), (236, 235, 230))
     draw = ImageDraw.Draw(img)
-    draw.polygon([(256, 90), (420, 180), (420, 360), (256, 450), (92, 360), (92, 180)], fill=(11, 78, 162))
+    draw.polygon(
+        [(256, 90), (420, 180), (420, 360), (256, 450), (92, 360), (92, 180)], fill=(11, 78, 162)
+    )
     draw.polygon([(256, 90), (420, 180), (256, 270), (92, 180)], fill=(255, 212, 59))
     img.save(path)
     return path
@@ -94,3 +96,16 @@ def make_capture(storage_root: Path, tmp_path: Path) -> Callable[..., object]:
         return capture
 
     return make
+
+
+@pytest.fixture
+def ingest(storage_root: Path) -> Callable[..., object]:
+    """Ingest a real file through the whole pipeline, as the command line does."""
+    from spadok.catalogue import services
+    from spadok.core import inputs
+
+    def run(path: Path, **kwargs: object) -> object:
+        unit = inputs.Unit(label=path.name, primary=path, root=path.parent)
+        return services.capture_ingest(unit=unit, **kwargs)
+
+    return run

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from spadok.catalogue.models import CaptureState, Record, Visibility
-from tests.site.conftest import BOX_MESHOPT
+from tests.site.conftest import BOX_MESHOPT, FUZE_OBJ
 from tests.testdata import data
 
 pytestmark = pytest.mark.django_db
@@ -63,14 +63,21 @@ def test_record_page_has_viewer_stats_downloads_and_json_link(client, make_captu
     capture = make_capture(
         title="Pyrohoshcha",
         stats={
+            "kind": "mesh",
             "triangles": 123456,
             "vertices": 70000,
             "unit": "m",
-            "bounds": [[0, 0, 0], [12.5, 8.25, 21.0]],
-            "area": 850.5,
+            "bbox": {"min": [0, 0, 0], "max": [12.5, 8.25, 21.0]},
+            "size": [12.5, 8.25, 21.0],
+            "dimensions_m": [12.5, 8.25, 21.0],
+            "surface_area": 850.5,
+            "surface_area_m2": 850.5,
             "volume": 1200.0,
+            "volume_m3": 1200.0,
             "watertight": True,
-            "textures": [{"width": 4096, "height": 4096}],
+            "components": 1,
+            "textures": [{"name": "a.jpg", "width": 4096, "height": 4096, "format": "jpeg"}],
+            "has_vertex_colors": False,
             "crs": "EPSG:32636",
         },
     )
@@ -89,7 +96,7 @@ def test_record_page_has_viewer_stats_downloads_and_json_link(client, make_captu
     assert re.search(r"123\s456", body)
     assert re.search(r"12,5 м|12,5 m", body)  # Ukrainian decimal comma
     assert re.search(r"1\s200 (м|m)³", body)
-    assert "4096×4096" in body
+    assert "4096×4096 JPEG" in body
     assert "EPSG:32636" in body
     # downloads with size and sha256
     orig = capture.originals[0]
@@ -98,10 +105,9 @@ def test_record_page_has_viewer_stats_downloads_and_json_link(client, make_captu
 
 
 def test_record_page_in_english(client, make_capture) -> None:
-    capture = make_capture(title="Box", stats={"triangles": 1234567, "unit": "m", "dimensions": [0.5, 2, 3]})
-    response = client.post(
-        reverse("set_language"), {"language": "en", "next": "/"}, follow=False
-    )
+    stats = {"triangles": 1234567, "unit": "cm", "size": [50, 200, 300], "dimensions_m": None}
+    capture = make_capture(title="Box", stats=stats)
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/"}, follow=False)
     assert response.status_code == 302
     body = _page(client, reverse("catalogue:record", args=[capture.record_id]))
     assert '<html lang="en">' in body
@@ -161,7 +167,9 @@ def test_original_download_is_byte_identical(client, make_capture) -> None:
 
 def test_web_copy_downloads_and_views(client, make_capture) -> None:
     capture = make_capture()
-    url = reverse("catalogue:file", args=[capture.record_id, capture.id, "derivative", "web-medium"])
+    url = reverse(
+        "catalogue:file", args=[capture.record_id, capture.id, "derivative", "web-medium"]
+    )
     inline = client.get(url)
     assert inline.status_code == 200 and inline["Content-Type"] == "model/gltf-binary"
     assert "attachment" not in inline.get("Content-Disposition", "")
@@ -193,3 +201,26 @@ def test_record_without_a_ready_capture_has_no_viewer(client, make_capture) -> N
     assert "<model-viewer" not in body
     assert "model-viewer.min.js" not in body
     assert "Waiting" in body
+
+
+def test_pages_for_a_real_ingest(client, ingest) -> None:
+    source = data(*FUZE_OBJ)
+    capture = ingest(source, title="Fuze bottle")
+    record = capture.record
+    body = _page(client, reverse("catalogue:record", args=[record.id]))
+    assert "Fuze bottle" in body
+    assert re.search(r"1\s000", body)  # triangles
+    assert "1024×1024 JPEG" in body
+    assert 'data-role="web-high"' in body
+    for item in capture.originals:  # the OBJ, its MTL and its texture, byte for byte
+        url = reverse("catalogue:file", args=[record.id, capture.id, "original", item["path"]])
+        assert item["sha256"] in body
+        response = client.get(url)
+        assert response.status_code == 200
+        got = b"".join(response.streaming_content)
+        assert got == (source.parent / item["path"]).read_bytes()
+    doc = client.get(reverse("catalogue:record-json", args=[record.id])).json()
+    roles = {d["role"] for d in doc["captures"][0]["derivatives"]}
+    assert {"web-high", "thumbnail"} <= roles
+    assert "Fuze bottle" in _page(client, reverse("catalogue:browse"))
+    assert "Fuze bottle" in _page(client, reverse("catalogue:home"))

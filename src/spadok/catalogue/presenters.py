@@ -106,17 +106,13 @@ def _first(stats: dict[str, Any], *keys: str) -> Any:
 
 
 def _dimensions(stats: dict[str, Any]) -> list[float] | None:
-    """Width, depth, height of the bounding box, from whichever form the stats hold."""
-    dims = _first(stats, "dimensions", "extent", "extents", "size")
-    if isinstance(dims, list | tuple) and len(dims) == 3:
-        return [float(d) for d in dims]
-    bounds = _first(stats, "bounds", "bbox")
-    if isinstance(bounds, dict) and "min" in bounds and "max" in bounds:
-        bounds = [bounds["min"], bounds["max"]]
-    if isinstance(bounds, list | tuple) and len(bounds) == 2:
-        lo, hi = bounds
-        if len(lo) == 3 and len(hi) == 3:
-            return [float(h) - float(lo_) for lo_, h in zip(lo, hi, strict=True)]
+    """Width, depth, height of the bounding box in the model's own units."""
+    size = stats.get("size")
+    if isinstance(size, list | tuple) and len(size) == 3:
+        return [float(d) for d in size]
+    bbox = stats.get("bbox")
+    if isinstance(bbox, dict) and "min" in bbox and "max" in bbox:
+        return [float(h) - float(lo) for lo, h in zip(bbox["min"], bbox["max"], strict=True)]
     return None
 
 
@@ -131,77 +127,92 @@ def _count_detail(stats: dict[str, Any]) -> str:
 
 
 def _textures(stats: dict[str, Any]) -> str:
-    textures = _first(stats, "textures")
-    if isinstance(textures, int):
-        return fmt.count(textures)
-    if not isinstance(textures, list):
+    """ "2: 4096×4096 JPEG, 1024×1024 PNG" """
+    textures = stats.get("textures")
+    if not isinstance(textures, list) or not textures:
         return ""
     sizes = []
     for tex in textures:
         if isinstance(tex, dict) and tex.get("width") and tex.get("height"):
-            sizes.append(f"{tex['width']}×{tex['height']}")
-        elif isinstance(tex, list | tuple) and len(tex) == 2:
-            sizes.append(f"{tex[0]}×{tex[1]}")
-    if not sizes:
-        return fmt.count(len(textures))
+            kind = str(tex.get("format") or "").upper()
+            sizes.append(f"{tex['width']}×{tex['height']} {kind}".strip())
     shown = ", ".join(sizes[:6]) + (" …" if len(sizes) > 6 else "")
-    return f"{fmt.count(len(textures))}: {shown}"
+    return f"{fmt.count(len(textures))}: {shown}" if shown else fmt.count(len(textures))
 
 
 def _yes_no(value: Any) -> str:
     return str(_("yes")) if value else str(_("no"))
 
 
+def _measure(
+    stats: dict[str, Any], key: str, key_m: str, power: int, as_metres: Any
+) -> tuple[str, str] | None:
+    """A length, area or volume: in metres when the unit is known, else in model units."""
+    in_metres = stats.get(key_m)
+    if in_metres is not None:
+        return as_metres(in_metres), ""
+    raw = stats.get(key)
+    if raw is None:
+        return None
+    scale = UNIT_METRES.get(str(stats.get("unit") or ""))
+    if scale is not None:
+        return as_metres(float(raw) * scale**power), ""
+    return fmt.decimal(raw), str(_("model units; the file does not say which"))
+
+
 def capture_facts(capture: Capture) -> list[Fact]:
-    """The capture's statistics in human terms."""
+    """The capture's statistics (as :mod:`spadok.core.stats` wrote them) in human terms."""
     stats = capture.stats or {}
     facts: list[Fact] = []
-    if tris := _first(stats, "triangles", "faces"):
-        facts.append(Fact(str(_("Triangles")), fmt.count(tris)))
-    if verts := _first(stats, "vertices"):
-        facts.append(Fact(str(_("Vertices")), fmt.count(verts)))
-    if points := _first(stats, "points"):
-        facts.append(Fact(str(_("Points")), fmt.count(points)))
-    if splats := _first(stats, "splats"):
-        facts.append(Fact(str(_("Splats")), fmt.count(splats)))
 
-    unit = stats.get("unit")
-    scale = UNIT_METRES.get(str(unit)) if unit else None
+    def add(label: Any, value: Any, note: str = "") -> None:
+        facts.append(Fact(str(label), str(value), note))
+
+    if tris := stats.get("triangles"):
+        add(_("Triangles"), fmt.count(tris))
+    if verts := stats.get("vertices"):
+        add(_("Vertices"), fmt.count(verts))
+    if points := stats.get("points"):
+        note = str(_("the web copy shows a sample")) if stats.get("sampled") else ""
+        add(_("Points"), fmt.count(points), note)
+    if splats := stats.get("splats"):
+        add(_("Splats"), fmt.count(splats))
+
+    dims_m = stats.get("dimensions_m")
     dims = _dimensions(stats)
-    if dims:
-        if scale is not None:
-            value = " × ".join(fmt.metres(d * scale) for d in dims)
-            facts.append(Fact(str(_("Size (W × D × H)")), value))
-        else:
-            value = " × ".join(fmt.decimal(d) for d in dims)
-            note = str(_("the file does not say its unit"))
-            facts.append(Fact(str(_("Size (W × D × H)")), value, note))
-    if (area := _first(stats, "area", "surface_area")) is not None:
-        if scale is not None:
-            facts.append(Fact(str(_("Surface area")), fmt.square_metres(area * scale**2)))
-        else:
-            facts.append(Fact(str(_("Surface area")), fmt.decimal(area), str(_("model units"))))
-    watertight = _first(stats, "watertight", "is_watertight")
-    if watertight is not None:
-        facts.append(Fact(str(_("Watertight (closed surface)")), _yes_no(watertight)))
-    volume = _first(stats, "volume")
-    if volume is not None and watertight is not False:
-        if scale is not None:
-            facts.append(Fact(str(_("Volume")), fmt.cubic_metres(volume * scale**3)))
-        else:
-            facts.append(Fact(str(_("Volume")), fmt.decimal(volume), str(_("model units"))))
+    scale = UNIT_METRES.get(str(stats.get("unit") or ""))
+    if isinstance(dims_m, list) and len(dims_m) == 3:
+        add(_("Size (W × D × H)"), " × ".join(fmt.metres(d) for d in dims_m))
+    elif dims and scale is not None:
+        add(_("Size (W × D × H)"), " × ".join(fmt.metres(d * scale) for d in dims))
+    elif dims:
+        note = str(_("model units; the file does not say which"))
+        add(_("Size (W × D × H)"), " × ".join(fmt.decimal(d) for d in dims), note)
+
+    area = _measure(stats, "surface_area", "surface_area_m2", 2, fmt.square_metres)
+    if area and stats.get("surface_area"):
+        add(_("Surface area"), *area)
+    if "watertight" in stats and stats.get("triangles"):
+        add(_("Closed surface (watertight)"), _yes_no(stats["watertight"]))
+    volume = _measure(stats, "volume", "volume_m3", 3, fmt.cubic_metres)
+    if volume and stats.get("watertight"):
+        add(_("Volume"), *volume)
+    if (components := stats.get("components")) and components > 1:
+        add(_("Separate parts"), fmt.count(components))
+
     if textures := _textures(stats):
-        facts.append(Fact(str(_("Textures")), textures))
-    colour = _first(stats, "vertex_colors", "has_colors", "colors", "color")
+        add(_("Textures"), textures)
+    elif stats.get("triangles"):
+        add(_("Textures"), _("none"))
+    colour = stats.get("has_vertex_colors", stats.get("has_colors"))
     if colour is not None:
-        value = colour if isinstance(colour, str) else _yes_no(colour)
-        facts.append(Fact(str(_("Colour")), str(value)))
-    if unit:
-        facts.append(Fact(str(_("Unit in the file")), str(unit)))
-    if crs := _first(stats, "crs"):
-        facts.append(Fact(str(_("Coordinate system")), str(crs)))
-    if up := stats.get("up_axis"):
-        facts.append(Fact(str(_("Up axis")), str(up)))
+        add(_("Colour per vertex") if stats.get("triangles") else _("Colour"), _yes_no(colour))
+    if materials := stats.get("materials"):
+        add(_("Materials"), fmt.count(materials))
+    unit = stats.get("unit")
+    add(_("Unit in the file"), unit or _("not stated"))
+    if crs := stats.get("crs"):
+        add(_("Coordinate reference system"), crs)
     return facts
 
 
@@ -220,7 +231,7 @@ def _lods(record: Record, capture: Capture) -> list[Lod]:
 
 def _web_copy(record: Record, capture: Capture, d: Derivative) -> Download:
     ext = d.key.rsplit(".", 1)[-1].upper() if "." in d.key else ""
-    detail = _count_detail(d.stats or {})
+    detail = _count_detail(d.stats or {}) if d.role != "thumbnail" else ""
     return Download(
         name=f"{ROLE_LABELS.get(d.role, d.role)} ({ext})" if ext else str(d.role),
         url=file_url(record, capture, "derivative", d.role) + "?download=1",
@@ -278,8 +289,8 @@ def record_card(record: Record) -> Card:
 
 
 __all__ = [
-    "Card",
     "CaptureView",
+    "Card",
     "Download",
     "Fact",
     "Lod",

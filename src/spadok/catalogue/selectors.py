@@ -55,7 +55,5 @@ def catalogue_counts() -> dict[str, int]:
     public = Record.objects.filter(visibility=Visibility.PUBLIC)
     return {
         "records": public.count(),
-        "captures": Capture.objects.filter(
-            record__in=public, state=CaptureState.READY
-        ).count(),
+        "captures": Capture.objects.filter(record__in=public, state=CaptureState.READY).count(),
     }

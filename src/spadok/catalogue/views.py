@@ -61,9 +61,7 @@ def _file_urls(record: Record, capture: Capture) -> dict[str, Any]:
 
     return {
         "originals": [url("original", o["path"]) for o in capture.originals],
-        "derivatives": {
-            d.role: url("derivative", d.role) for d in capture.derivatives.all()
-        },
+        "derivatives": {d.role: url("derivative", d.role) for d in capture.derivatives.all()},
     }
 
 

@@ -36,7 +36,11 @@ def _geometry_instances(scene: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     if len(nodes) == 1:
         transform, name = scene.graph[nodes[0]]
         geom = scene.geometry.get(name)
-        if isinstance(geom, trimesh.Trimesh) and len(geom.faces) and np.allclose(transform, np.eye(4)):
+        if (
+            isinstance(geom, trimesh.Trimesh)
+            and len(geom.faces)
+            and np.allclose(transform, np.eye(4))
+        ):
             # The common case (one scan): no copies.
             return np.asarray(geom.vertices, dtype=np.float64), np.asarray(geom.faces), [geom]
     verts: list[np.ndarray] = []
@@ -112,7 +116,7 @@ def _components(faces: np.ndarray, n_vertices: int) -> int:
         (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n_vertices, n_vertices)
     )
     _, labels = connected_components(graph, directed=False)
-    return int(len(np.unique(labels[faces[:, 0]])))
+    return len(np.unique(labels[faces[:, 0]]))
 
 
 def _textures(geoms: list[Any]) -> tuple[list[dict[str, Any]], int, bool]:
@@ -166,7 +170,7 @@ def _metres(unit: str | None) -> float | None:
 def mesh_stats(scene: Any, unit: str | None) -> dict[str, Any]:
     """Counts, size, area, volume and closedness of every mesh in a trimesh scene."""
     vertices, faces, geoms = _geometry_instances(scene)
-    out: dict[str, Any] = {"vertices": int(len(vertices)), "triangles": int(len(faces))}
+    out: dict[str, Any] = {"vertices": len(vertices), "triangles": len(faces)}
     out.update(_bbox(vertices))
     factor = _metres(unit)
     out["unit"] = unit
@@ -206,7 +210,10 @@ def mesh_stats(scene: Any, unit: str | None) -> dict[str, Any]:
 
 def point_stats(points: PointSet, unit: str | None, crs: str | None) -> dict[str, Any]:
     """Count, size, colours and attribute names of a point cloud or splat."""
-    out: dict[str, Any] = {"points": int(points.count), "sampled": len(points.positions) < points.count}
+    out: dict[str, Any] = {
+        "points": int(points.count),
+        "sampled": len(points.positions) < points.count,
+    }
     out.update(_bbox(np.asarray(points.positions, dtype=np.float64)))
     factor = _metres(unit)
     out["unit"] = unit

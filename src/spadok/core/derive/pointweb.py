@@ -48,7 +48,9 @@ def subsample_indices(n: int, limit: int) -> np.ndarray | None:
     return keep
 
 
-def point_colors(points: PointSet, up: Literal["Y", "Z"] = "Z", keep: np.ndarray | None = None) -> np.ndarray:
+def point_colors(
+    points: PointSet, up: Literal["Y", "Z"] = "Z", keep: np.ndarray | None = None
+) -> np.ndarray:
     """RGBA8 colours: the cloud's own, else intensity as grey, else a height ramp."""
     n = len(points.positions) if keep is None else len(keep)
     if points.colors is not None and len(points.colors) == len(points.positions):

@@ -37,7 +37,9 @@ AZIMUTH_DEG = 35.0
 ELEVATION_DEG = 22.0
 MARGIN = 0.06
 SUPERSAMPLE = 2
-MAX_RENDER_TRIANGLES = 2_000_000  # beyond this, a sloppy copy is drawn (invisible at 512 px)
+# Beyond these, a sloppy copy is drawn (the difference is invisible at 512 px).
+MAX_RENDER_TRIANGLES = 2_000_000
+MAX_NUMPY_TRIANGLES = 300_000
 MAX_RENDER_POINTS = 2_000_000
 MAX_TEXTURE_EDGE = 2048
 # Formats whose files are conventionally Z-up.
@@ -56,7 +58,9 @@ def default_up(asset: Asset) -> Up:
 # ---------------------------------------------------------------- inputs
 
 
-def point_primitive(points: PointSet, up: Up = "Z", limit: int = MAX_RENDER_POINTS) -> tuple[Primitive, np.ndarray]:
+def point_primitive(
+    points: PointSet, up: Up = "Z", limit: int = MAX_RENDER_POINTS
+) -> tuple[Primitive, np.ndarray]:
     """A recentred point primitive with colours (own, intensity, or by height)."""
     from spadok.core.derive.pointweb import point_colors, subsample_indices
 
@@ -95,14 +99,17 @@ def _primitives(source: Any, up: Up | None) -> tuple[list[Primitive], Up]:
     raise TypeError(f"cannot draw a {type(source).__name__}")
 
 
-def _reduce_for_render(prims: list[Primitive]) -> list[Primitive]:
+def _reduce_for_render(prims: list[Primitive], limit: int) -> list[Primitive]:
     from spadok.core.derive.webglb import simplify_primitive
 
     tris = sum(p.triangles for p in prims)
-    if tris <= MAX_RENDER_TRIANGLES:
+    if tris <= limit:
         return prims
-    ratio = MAX_RENDER_TRIANGLES / tris
-    return [p if p.is_points else simplify_primitive(p, int(p.triangles * ratio) + 1, sloppy=True)[0] for p in prims]
+    ratio = limit / tris
+    return [
+        p if p.is_points else simplify_primitive(p, int(p.triangles * ratio) + 1, sloppy=True)[0]
+        for p in prims
+    ]
 
 
 # ---------------------------------------------------------------- camera
@@ -237,7 +244,11 @@ def _render_gl(prims: list[Primitive], mvp: np.ndarray, rot: np.ndarray, px: int
             if key not in programs:
                 defs = "".join(
                     f"#define {name}\n"
-                    for name, on in (("HAS_NORMAL", has_n), ("HAS_UV", has_uv), ("HAS_COLOR", has_c))
+                    for name, on in (
+                        ("HAS_NORMAL", has_n),
+                        ("HAS_UV", has_uv),
+                        ("HAS_COLOR", has_c),
+                    )
                     if on
                 )
                 programs[key] = ctx.program(
@@ -257,7 +268,9 @@ def _render_gl(prims: list[Primitive], mvp: np.ndarray, rot: np.ndarray, px: int
             content = [(ctx.buffer(np.ascontiguousarray(prim.positions, "f4")), "3f", "in_pos")]
             if has_n:
                 assert prim.normals is not None
-                content.append((ctx.buffer(np.ascontiguousarray(prim.normals, "f4")), "3f", "in_normal"))
+                content.append(
+                    (ctx.buffer(np.ascontiguousarray(prim.normals, "f4")), "3f", "in_normal")
+                )
             texture = None
             if has_uv:
                 assert prim.uv is not None and prim.material.image is not None
@@ -271,7 +284,9 @@ def _render_gl(prims: list[Primitive], mvp: np.ndarray, rot: np.ndarray, px: int
                 prog["tex"].value = 0
             if has_c:
                 assert prim.colors is not None
-                content.append((ctx.buffer(np.ascontiguousarray(prim.colors, "u1")), "4f1", "in_color"))
+                content.append(
+                    (ctx.buffer(np.ascontiguousarray(prim.colors, "u1")), "4f1", "in_color")
+                )
             blend = prim.material.alpha_mode == "BLEND"
             if blend:
                 ctx.enable(moderngl.BLEND)
@@ -391,8 +406,12 @@ def _render_numpy(prims: list[Primitive], mvp: np.ndarray, rot: np.ndarray, px: 
             cx, cy = X + 0.5, Y + 0.5
             xa, ya = x[tt], y[tt]
             inv = 1.0 / area[tt]
-            l1 = ((cx - xa[:, 0]) * (ya[:, 2] - ya[:, 0]) - (xa[:, 2] - xa[:, 0]) * (cy - ya[:, 0])) * inv
-            l2 = ((xa[:, 1] - xa[:, 0]) * (cy - ya[:, 0]) - (cx - xa[:, 0]) * (ya[:, 1] - ya[:, 0])) * inv
+            l1 = (
+                (cx - xa[:, 0]) * (ya[:, 2] - ya[:, 0]) - (xa[:, 2] - xa[:, 0]) * (cy - ya[:, 0])
+            ) * inv
+            l2 = (
+                (xa[:, 1] - xa[:, 0]) * (cy - ya[:, 0]) - (cx - xa[:, 0]) * (ya[:, 1] - ya[:, 0])
+            ) * inv
             l0 = 1.0 - l1 - l2
             eps = -1e-7
             inside = (l0 >= eps) & (l1 >= eps) & (l2 >= eps)
@@ -440,7 +459,7 @@ def render_thumbnail(
 
     t0 = time.perf_counter()
     prims, up_axis = _primitives(source, up)
-    prims = _reduce_for_render(prims)
+    prims = _reduce_for_render(prims, MAX_RENDER_TRIANGLES)
     mvp, rot = camera(prims, up_axis)
     px = size * SUPERSAMPLE
     used = renderer
@@ -458,7 +477,7 @@ def render_thumbnail(
             log.warning("GL unavailable for thumbnails (%s); using the numpy renderer", exc)
             img = None
     if img is None:
-        img = _render_numpy(prims, mvp, rot, px)
+        img = _render_numpy(_reduce_for_render(prims, MAX_NUMPY_TRIANGLES), mvp, rot, px)
         used = "numpy"
     pil = Image.fromarray(img, "RGB")
     if SUPERSAMPLE > 1:

@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spadok import __version__ as SPADOK_VERSION
-from spadok.core.derive.policy import MESH_TIERS, TIER_MIN_RATIO, DerivativeFile, MeshTier
+from spadok.core.derive.policy import (
+    MESH_TIERS,
+    POINT_WEB_MAX_POINTS,
+    TIER_MIN_RATIO,
+    DerivativeFile,
+    MeshTier,
+)
 from spadok.core.errors import SpadokError
 
 if TYPE_CHECKING:
@@ -174,10 +180,18 @@ def vertex_normals(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
         acc += np.bincount(tri[:, 1], weights=fn, minlength=n)
         acc += np.bincount(tri[:, 2], weights=fn, minlength=n)
         out[:, axis] = acc
-    norm = np.sqrt(np.einsum("ij,ij->i", out, out))
-    norm[norm == 0] = 1.0
-    out /= norm[:, None]
-    return out
+    return unit_rows(out)
+
+
+def unit_rows(v: np.ndarray) -> np.ndarray:
+    """Normalise rows in place; zero rows (unused vertices) become +Z: glTF needs unit normals."""
+    norm = np.sqrt(np.einsum("ij,ij->i", v, v))
+    zero = ~(norm > 1e-20)
+    norm[zero] = 1.0
+    v /= norm[:, None]
+    if zero.any():
+        v[zero] = (0.0, 0.0, 1.0)
+    return v
 
 
 def _is_identity(m: np.ndarray) -> bool:
@@ -257,7 +271,9 @@ def scene_primitives(scene: trimesh.Scene) -> tuple[list[Primitive], np.ndarray]
             continue
         b = np.array([verts.min(axis=0), verts.max(axis=0)])
         if not _is_identity(tf):
-            corners = np.array([[b[i, 0], b[j, 1], b[k, 2]] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+            corners = np.array(
+                [[b[i, 0], b[j, 1], b[k, 2]] for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+            )
             b = trimesh.transform_points(corners, tf)
         lo = np.minimum(lo, b.min(axis=0))
         hi = np.maximum(hi, b.max(axis=0))
@@ -311,7 +327,7 @@ def _geometry_primitive(geom: Any, tf: np.ndarray, centre: np.ndarray) -> Primit
         if not identity:
             normals = normals @ np.linalg.inv(tf[:3, :3]).T.astype(np.float32)
         # Files carry unnormalised normals (fuze.obj: length 2*pi); glTF requires unit length.
-        normals /= np.maximum(np.sqrt(np.einsum("ij,ij->i", normals, normals)), 1e-12)[:, None]
+        normals = unit_rows(normals)
         if not np.isfinite(normals).all():
             normals = None
     if normals is None:
@@ -344,7 +360,9 @@ def _geometry_primitive(geom: Any, tf: np.ndarray, centre: np.ndarray) -> Primit
             counts[counts == 0] = 1
             acc = np.empty((len(verts), 4), np.float64)
             for c in range(4):
-                acc[:, c] = np.bincount(indices, weights=np.repeat(fc[:, c], 3), minlength=len(verts))
+                acc[:, c] = np.bincount(
+                    indices, weights=np.repeat(fc[:, c], 3), minlength=len(verts)
+                )
             colors = np.clip(np.rint(acc / counts[:, None]), 0, 255).astype(np.uint8)
     if colors is not None and material.alpha_mode == "OPAQUE" and colors[:, 3].min() < 255:
         material = replace(material, alpha_mode="BLEND")
@@ -409,17 +427,21 @@ def simplify_primitive(
     dest = np.empty(len(idx), np.uint32)
     err = np.zeros(1, np.float32)
     # The wrapper takes len(indices) as the index count: always pass a flat array.
-    count = 0 if sloppy else mo.simplify(
-        dest,
-        idx,
-        pos,
-        index_count=len(idx),
-        vertex_count=len(pos),
-        vertex_positions_stride=12,
-        target_index_count=target_triangles * 3,
-        target_error=SIMPLIFY_MAX_ERROR,
-        options=0,
-        result_error=err,
+    count = (
+        0
+        if sloppy
+        else mo.simplify(
+            dest,
+            idx,
+            pos,
+            index_count=len(idx),
+            vertex_count=len(pos),
+            vertex_positions_stride=12,
+            target_index_count=target_triangles * 3,
+            target_error=SIMPLIFY_MAX_ERROR,
+            options=0,
+            result_error=err,
+        )
     )
     error = float(err[0])
     if sloppy or count // 3 > target_triangles:
@@ -451,10 +473,14 @@ def _subsample_points(prim: Primitive, target: int) -> Primitive:
     def take(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else a[keep]
 
-    return replace(prim, positions=prim.positions[keep], normals=take(prim.normals), colors=take(prim.colors))
+    return replace(
+        prim, positions=prim.positions[keep], normals=take(prim.normals), colors=take(prim.colors)
+    )
 
 
-def plan_tiers(triangles: int, tiers: tuple[MeshTier, ...] = MESH_TIERS) -> list[tuple[MeshTier, int]]:
+def plan_tiers(
+    triangles: int, tiers: tuple[MeshTier, ...] = MESH_TIERS
+) -> list[tuple[MeshTier, int]]:
     """Which tiers to make, with their triangle targets.
 
     The first tier is always made (uncut when the model fits); each further
@@ -463,9 +489,8 @@ def plan_tiers(triangles: int, tiers: tuple[MeshTier, ...] = MESH_TIERS) -> list
     plan: list[tuple[MeshTier, int]] = []
     for tier in tiers:
         target = min(triangles, tier.max_triangles)
-        if not plan:
-            plan.append((tier, target))
-        elif target <= TIER_MIN_RATIO * plan[-1][1]:
+        smaller = bool(plan) and target < min(plan[-1][1], TIER_MIN_RATIO * plan[-1][1] + 1)
+        if not plan or smaller:
             plan.append((tier, target))
     return plan
 
@@ -603,7 +628,12 @@ def write_glb(
     def accessor(arr: np.ndarray, ctype: int, atype: str, target: int | None, **kw: Any) -> int:
         arr = np.ascontiguousarray(arr)
         view = binbuf.add(memoryview(arr).cast("B"), target)
-        acc: dict[str, Any] = {"bufferView": view, "componentType": ctype, "count": len(arr), "type": atype}
+        acc: dict[str, Any] = {
+            "bufferView": view,
+            "componentType": ctype,
+            "count": len(arr),
+            "type": atype,
+        }
         acc.update(kw)
         gltf["accessors"].append(acc)
         return len(gltf["accessors"]) - 1
@@ -635,17 +665,23 @@ def write_glb(
                     view = binbuf.add(data)
                     images.append({"bufferView": view, "mimeType": mime})
                     image_index[key] = len(images) - 1
-                    texture_facts.append({"width": size[0], "height": size[1], "mime": mime, "bytes": len(data)})
+                    texture_facts.append(
+                        {"width": size[0], "height": size[1], "mime": mime, "bytes": len(data)}
+                    )
                 m["pbrMetallicRoughness"]["baseColorTexture"] = {"index": image_index[key]}
             gltf["materials"].append(m)
             material_index[id(mat)] = len(gltf["materials"]) - 1
 
         pos = prim.positions
         attrs: dict[str, int] = {
-            "POSITION": accessor(pos, 5126, "VEC3", 34962, min=pos.min(axis=0).tolist(), max=pos.max(axis=0).tolist())
+            "POSITION": accessor(
+                pos, 5126, "VEC3", 34962, min=pos.min(axis=0).tolist(), max=pos.max(axis=0).tolist()
+            )
         }
         if prim.normals is not None and not prim.is_points:
-            attrs["NORMAL"] = accessor(prim.normals.astype(np.float32, copy=False), 5126, "VEC3", 34962)
+            attrs["NORMAL"] = accessor(
+                prim.normals.astype(np.float32, copy=False), 5126, "VEC3", 34962
+            )
         if prim.uv is not None and mat.image is not None:
             attrs["TEXCOORD_0"] = accessor(prim.uv, 5126, "VEC2", 34962)
         if prim.colors is not None:
@@ -676,7 +712,9 @@ def write_glb(
     return {"textures": texture_facts}
 
 
-def _write_glb_file(path: Path, gltf: dict[str, Any], parts: list[bytes | memoryview], size: int) -> None:
+def _write_glb_file(
+    path: Path, gltf: dict[str, Any], parts: list[bytes | memoryview], size: int
+) -> None:
     js = json.dumps(gltf, separators=(",", ":")).encode()
     js += b" " * ((-len(js)) % 4)
     bin_pad = (-size) % 4
@@ -718,7 +756,11 @@ def add_root_translation(path: Path, translation: np.ndarray) -> None:
     gltf, binary = read_glb_json(path)
     scene = gltf["scenes"][gltf.get("scene", 0)]
     gltf.setdefault("nodes", []).append(
-        {"name": "offset", "translation": [float(x) for x in translation], "children": scene.get("nodes", [])}
+        {
+            "name": "offset",
+            "translation": [float(x) for x in translation],
+            "children": scene.get("nodes", []),
+        }
     )
     scene["nodes"] = [len(gltf["nodes"]) - 1]
     _write_glb_file(path, gltf, [binary], len(binary))
@@ -751,8 +793,17 @@ def make_mesh_lods(scene: trimesh.Scene, out_dir: Path) -> list[DerivativeFile]:
     total_tris = sum(p.triangles for p in prims)
     total_points = sum(len(p.positions) for p in prims if p.is_points)
     plan = plan_tiers(total_tris)
+    if total_points > POINT_WEB_MAX_POINTS:  # loose points follow the point-cloud limit
+        keep = POINT_WEB_MAX_POINTS / total_points
+        prims = [
+            _subsample_points(p, int(len(p.positions) * keep)) if p.is_points else p for p in prims
+        ]
     textures = TextureCache()
-    for image in {id(p.material.image): p.material.image for p in prims if p.material.image is not None and p.uv is not None}.values():
+    for image in {
+        id(p.material.image): p.material.image
+        for p in prims
+        if p.material.image is not None and p.uv is not None
+    }.values():
         assert image is not None
         textures.prefetch(image, [tier.max_texture for tier, _ in plan])
     pending: list[_Pending] = []
@@ -769,7 +820,9 @@ def make_mesh_lods(scene: trimesh.Scene, out_dir: Path) -> list[DerivativeFile]:
                 tri_prims = [p for p in current if not p.is_points]
                 for prim in current:
                     if prim.is_points:
-                        nxt.append(_subsample_points(prim, max(1, int(len(prim.positions) * ratio))))
+                        nxt.append(
+                            _subsample_points(prim, max(1, int(len(prim.positions) * ratio)))
+                        )
                         continue
                     # Proportional budgets; the last triangle primitive takes what is left.
                     is_last = prim is tri_prims[-1]

@@ -52,6 +52,8 @@ _DTYPES = {
     5125: np.uint32,
     5126: np.float32,
 }
+# Largest value of each integer componentType, for normalised attributes.
+_NORM_MAX = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0, 5125: 4294967295.0}
 _NCOMP = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 # Extensions this module removes by decoding them before trimesh sees the file.
 _DECODED_EXTENSIONS = {"EXT_meshopt_compression", "KHR_mesh_quantization"}
@@ -143,7 +145,9 @@ def _split_glb(data: bytes, path: Path) -> tuple[dict[str, Any], bytes | None]:
     if version != 2:
         raise SpadokError("format.unsupported", f"{path.name} is GLB version {version}; only 2")
     if length > len(data):
-        raise SpadokError("format.corrupt", f"{path.name}: GLB says {length} bytes, has {len(data)}")
+        raise SpadokError(
+            "format.corrupt", f"{path.name}: GLB says {length} bytes, has {len(data)}"
+        )
     offset = 12
     doc: dict[str, Any] | None = None
     bin_chunk: bytes | None = None
@@ -201,7 +205,9 @@ def _rebuild(
     """One self-contained GLB that trimesh can read, from a glTF and its side files."""
     buffers: list[bytes | None] = []
     for i, buf in enumerate(doc.get("buffers", [])):
-        fallback = bool(buf.get("extensions", {}).get("EXT_meshopt_compression", {}).get("fallback"))
+        fallback = bool(
+            buf.get("extensions", {}).get("EXT_meshopt_compression", {}).get("fallback")
+        )
         uri = buf.get("uri")
         if uri is None:
             if i == 0 and bin_chunk is not None:
@@ -350,8 +356,7 @@ def _dequantise(doc: dict[str, Any], out: bytearray, append: Any) -> None:
         values = np.ascontiguousarray(rows).view(dtype).reshape(count, ncomp).astype(np.float32)
         del base, rows  # a live view of ``out`` would stop it from growing
         if acc.get("normalized"):
-            info = np.iinfo(dtype)
-            values = np.maximum(values / float(info.max), -1.0)
+            values = np.maximum(values / _NORM_MAX[ctype], -1.0)
         offset, length = append(values.astype("<f4").tobytes())
         views.append({"buffer": 0, "byteOffset": offset, "byteLength": length})
         acc["bufferView"] = len(views) - 1
@@ -381,7 +386,11 @@ def image_info(blob: bytes) -> dict[str, Any]:
 
     try:
         with Image.open(io.BytesIO(blob)) as im:
-            return {"format": (im.format or "unknown").lower(), "width": im.width, "height": im.height}
+            return {
+                "format": (im.format or "unknown").lower(),
+                "width": im.width,
+                "height": im.height,
+            }
     except Exception:
         return {"format": "unknown", "width": None, "height": None}
 

@@ -82,7 +82,7 @@ def scene_asset(
     clouds = [
         g
         for g in scene.geometry.values()
-        if isinstance(g, trimesh.PointCloud) and len(g.vertices)
+        if (isinstance(g, trimesh.PointCloud) and len(g.vertices))
         or (isinstance(g, trimesh.Trimesh) and len(g.faces) == 0 and len(g.vertices))
     ]
     extra = dict(extra or {})
@@ -124,7 +124,7 @@ def points_from_geometries(geoms: list[Any]) -> PointSet:
     """Concatenate vertices (and colours when every part has them) into a PointSet."""
     positions = np.concatenate([np.asarray(g.vertices, dtype=np.float64) for g in geoms])
     colors = None
-    parts = []
+    parts: list[np.ndarray] = []
     for g in geoms:
         c = None
         if isinstance(g, trimesh.PointCloud):
@@ -145,4 +145,6 @@ def check_finite(scene: trimesh.Scene, path: Path) -> None:
     for name, geom in scene.geometry.items():
         v = np.asarray(getattr(geom, "vertices", np.zeros((0, 3))))
         if len(v) and not np.isfinite(v).all():
-            raise SpadokError("geometry.invalid", f"{path.name}: {name} has NaN or infinite vertices")
+            raise SpadokError(
+                "geometry.invalid", f"{path.name}: {name} has NaN or infinite vertices"
+            )

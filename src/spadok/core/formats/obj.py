@@ -77,14 +77,12 @@ def load_obj(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) ->
     loaded = trimesh.load(
         io.BytesIO(text),
         file_type="obj",
-        resolver=tresolver,
+        resolver=tresolver,  # type: ignore[arg-type]  # duck-typed resolver
         process=False,
         maintain_order=True,
     )
     scene = as_scene(loaded)
-    warnings = [
-        f"{name!r} is missing; the model is kept without it" for name in tresolver.missing
-    ]
+    warnings = [f"{name!r} is missing; the model is kept without it" for name in tresolver.missing]
     if _NAN_VERTEX.search(text):
         warnings.append("some vertex colours are NaN; they were replaced")
     check_finite(scene, path)
@@ -92,7 +90,7 @@ def load_obj(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) ->
     for geom in scene.geometry.values():
         material = getattr(geom.visual, "material", None)
         image = getattr(material, "image", None)
-        if image is None:
+        if material is None or image is None:
             continue
         if "file_path" not in image.info:
             # trimesh invents a 2x2 image for UVs without a texture; it is not the scan's.

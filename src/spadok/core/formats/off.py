@@ -102,7 +102,11 @@ def load_off(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) ->
     scene = trimesh.Scene(geom)
     check_finite(scene, path)
     return scene_asset(
-        scene, fmt="off", mime="application/x-off", path=path, extra={"variant": rows[0][0], "vertices": nv, "faces": nf}
+        scene,
+        fmt="off",
+        mime="application/x-off",
+        path=path,
+        extra={"variant": rows[0][0], "vertices": nv, "faces": nf},
     )
 
 

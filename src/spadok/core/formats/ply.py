@@ -178,7 +178,11 @@ def _positions(vertex: Any) -> np.ndarray:
 
 
 def _colors(vertex: Any, names: list[str]) -> np.ndarray | None:
-    for keys in (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue")):
+    for keys in (
+        ("red", "green", "blue"),
+        ("r", "g", "b"),
+        ("diffuse_red", "diffuse_green", "diffuse_blue"),
+    ):
         if all(k in names for k in keys):
             cols = np.column_stack([np.asarray(vertex[k]) for k in keys])
             if cols.dtype.kind == "f":
@@ -224,7 +228,7 @@ def _load_splat(path: Path, header: PlyHeader, extra: dict[str, Any]) -> Asset:
         dc = np.column_stack([vertex["f_dc_0"], vertex["f_dc_1"], vertex["f_dc_2"]])
         colors = (np.clip(0.5 + SH_C0 * dc, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     attributes = {n: vertex[n] for n in names if n not in ("x", "y", "z")}
-    extra["splat_count"] = int(len(positions))
+    extra["splat_count"] = len(positions)
     extra["sh_rest"] = sum(1 for n in names if n.startswith("f_rest_"))
     return Asset(
         kind="splat",
@@ -304,7 +308,10 @@ def _load_mesh(path: Path, resolver: Resolver, header: PlyHeader, extra: dict[st
     tresolver = TrimeshResolver(resolver)
     with path.open("rb") as fh:
         loaded = trimesh.load(
-            io.BytesIO(fh.read()), file_type="ply", resolver=tresolver, process=False
+            io.BytesIO(fh.read()),
+            file_type="ply",
+            resolver=tresolver,  # type: ignore[arg-type]  # duck-typed resolver
+            process=False,
         )
     scene = as_scene(loaded)
     for geom in scene.geometry.values():
@@ -314,7 +321,9 @@ def _load_mesh(path: Path, resolver: Resolver, header: PlyHeader, extra: dict[st
             for name, values in columns.items():
                 if name not in STANDARD_VERTEX and len(values) == len(geom.vertices):
                     geom.vertex_attributes[name] = np.asarray(values).reshape(-1)
-    warnings = [f"texture {n!r} is missing; the model is kept without it" for n in tresolver.missing]
+    warnings = [
+        f"texture {n!r} is missing; the model is kept without it" for n in tresolver.missing
+    ]
     texture = _texture_name(header)
     if texture and not tresolver.missing and resolver.find(texture) is None:
         warnings.append(f"texture {texture!r} is missing; the model is kept without it")

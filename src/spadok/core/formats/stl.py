@@ -11,6 +11,7 @@ import io
 import re
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import trimesh
@@ -47,8 +48,13 @@ def load_stl(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) ->
         check_vertex_limit(3 * n, limits)
         if n == 0:
             raise SpadokError("geometry.empty", f"{path.name} has no triangles")
-        extra = {"encoding": "binary", "header": data[:80].rstrip(b"\0 ").decode("latin-1")}
-        loaded = trimesh.Trimesh(**trimesh.exchange.stl.load_stl_binary(io.BytesIO(data)), process=False)
+        extra: dict[str, Any] = {
+            "encoding": "binary",
+            "header": data[:80].rstrip(b"\0 ").decode("latin-1"),
+        }
+        loaded = trimesh.Trimesh(
+            **trimesh.exchange.stl.load_stl_binary(io.BytesIO(data)), process=False
+        )
         scene = as_scene(loaded)
     else:
         if not is_text(data[:4096]):

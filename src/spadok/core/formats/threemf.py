@@ -69,7 +69,13 @@ def load_3mf(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) ->
     scene = as_scene(trimesh.load(str(path), file_type="3mf", process=False))
     check_finite(scene, path)
     return scene_asset(
-        scene, fmt="3mf", mime="model/3mf", path=path, unit=unit, up_axis="Z", extra={"unit_3mf": unit}
+        scene,
+        fmt="3mf",
+        mime="model/3mf",
+        path=path,
+        unit=unit,
+        up_axis="Z",
+        extra={"unit_3mf": unit},
     )
 
 

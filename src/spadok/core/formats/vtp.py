@@ -270,7 +270,9 @@ def load_vtp(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) ->
         _apply_point_data(mesh, arrays)
         scene = trimesh.Scene(mesh)
         check_finite(scene, path)
-        return scene_asset(scene, fmt="vtp", mime="application/vnd.vtk.vtp+xml", path=path, extra=extra)
+        return scene_asset(
+            scene, fmt="vtp", mime="application/vnd.vtk.vtp+xml", path=path, extra=extra
+        )
     used = np.unique(np.concatenate(all_verts)) if all_verts else np.arange(len(positions))
     colors, attrs = _point_attributes(arrays)
     points = PointSet(
@@ -305,7 +307,9 @@ def _as_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
-def _point_attributes(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+def _point_attributes(
+    arrays: dict[str, np.ndarray],
+) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
     colors = None
     attrs = {}
     for name, arr in arrays.items():
@@ -319,10 +323,10 @@ def _point_attributes(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray | None,
 def _apply_point_data(mesh: trimesh.Trimesh, arrays: dict[str, np.ndarray]) -> None:
     colors, attrs = _point_attributes(arrays)
     if colors is not None:
-        mesh.visual.vertex_colors = colors
+        mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=colors)
     for name, arr in attrs.items():
         if name == "normals" and arr.ndim == 2 and arr.shape[1] == 3:
-            mesh.vertex_normals = arr.astype(np.float64)
+            mesh.vertex_normals = arr.astype(np.float64)  # type: ignore[method-assign]
         else:
             mesh.vertex_attributes[name] = arr
 
@@ -349,7 +353,10 @@ def write_vtp(
     normals = None
     if "vertex_normals" in mesh._cache.cache:
         normals = np.asarray(mesh.vertex_normals, dtype="<f4")
-    colors = mesh.visual.vertex_colors[:, :3] if mesh.visual.kind == "vertex" else None
+    visual = mesh.visual
+    colors = None
+    if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind == "vertex":
+        colors = visual.vertex_colors[:, :3]
     appended = bytearray()
 
     def encode(arr: np.ndarray) -> tuple[str, str]:
