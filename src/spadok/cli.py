@@ -69,7 +69,9 @@ def _result_ok(label: str, capture: Any) -> dict[str, Any]:
             files["originals"] = [_storage_path(o["key"]) for o in capture.originals]
     for d in capture.derivatives.all():
         files[d.role] = _storage_path(d.key)
-    web = next((files[r] for r in ("web-high", "web-medium", "web-low", "web-points") if r in files), None)
+    web = next(
+        (files[r] for r in ("web-high", "web-medium", "web-low", "web-points") if r in files), None
+    )
     if web:
         files["web"] = web
     return {
@@ -255,7 +257,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env=env,
     )
     children = [web, *worker_procs]
-    print(f"spadok {__version__}: http://{args.host}:{args.port}/  ({cfg.profile} profile)", flush=True)
+    print(
+        f"spadok {__version__}: http://{args.host}:{args.port}/  ({cfg.profile} profile)",
+        flush=True,
+    )
 
     stopping = False
 

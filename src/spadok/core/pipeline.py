@@ -13,6 +13,7 @@ import logging
 import resource
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,25 @@ class _Steps:
         return result
 
 
-def up_axis(asset: Asset) -> str:
+# Formats with no up convention: scanners often write Z-up, viewers assume Y-up.
+GUESS_UP_FAMILIES = {"ply", "off", "vtp"}
+
+
+def up_axis(asset: Asset, size: list[float] | None = None) -> str:
+    """The model's up axis: the format's word, its convention, or a guess.
+
+    For formats without a convention, a model clearly tallest along Z (a
+    statue, a bottle, a tower) is taken as Z-up; anything else stays Y-up.
+    """
     if asset.up_axis in {"Y", "Z"}:
         return asset.up_axis
     spec = registry.by_name(asset.format)
     if spec.family in Z_UP_FAMILIES or asset.crs:
         return "Z"
+    if spec.family in GUESS_UP_FAMILIES and size and len(size) == 3:
+        x, y, z = (abs(float(v)) for v in size)
+        if z > 1.2 * max(x, y):
+            return "Z"
     return "Y"
 
 
@@ -84,43 +98,62 @@ def process(
     from spadok.core import stats as stats_mod
 
     steps = _Steps(progress)
+    started = time.perf_counter()
+    registry.check_file(primary, limits)
     spec = steps.run("identify", lambda: registry.detect(primary))
     if spec is None:
         raise SpadokError("format.unknown", primary.name)
     asset: Asset = steps.run("read", lambda: registry.load(primary, root=root, limits=limits))
-    asset.up_axis = up_axis(asset)
-    stats = steps.run("statistics", lambda: stats_mod.asset_stats(asset))
-    stats["up_axis"] = asset.up_axis
-    turn_y_up(asset)  # web copies and thumbnails are Y-up, as glTF requires
     out = workdir / "derivatives"
     out.mkdir(parents=True, exist_ok=True)
     derivatives: list[DerivativeFile] = []
     try:
-        derivatives.extend(steps.run("web", lambda: make_web(asset, out)))
-        thumb = steps.run("thumbnail", lambda: make_thumbnail(asset, out))
-        if thumb is not None:
-            derivatives.append(thumb)
-    except SpadokError:
-        raise
+        if asset.scene is not None and not asset.stored_only:
+            # Meshes: statistics (numpy, mostly outside the GIL) run beside the
+            # levels of detail (meshoptimizer and gltfpack), on the master as read.
+            bounds = asset.scene.bounds
+            size = (bounds[1] - bounds[0]).tolist() if bounds is not None else None
+            asset.up_axis = up_axis(asset, size)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(steps.run, "statistics", lambda: stats_mod.asset_stats(asset))
+                view = y_up_view(asset)
+                derivatives.extend(steps.run("web", lambda: make_web(asset, out, view)))
+                stats = pending.result()
+        else:
+            stats = steps.run("statistics", lambda: stats_mod.asset_stats(asset))
+            asset.up_axis = up_axis(asset, stats.get("size"))
+            turn_points_y_up(asset)
+            derivatives.extend(steps.run("web", lambda: make_web(asset, out)))
+        stats["up_axis"] = asset.up_axis
+        if not any(d.role == "thumbnail" for d in derivatives):
+            thumb = steps.run("thumbnail", lambda: make_thumbnail(asset, out))
+            if thumb is not None:
+                derivatives.append(thumb)
     except MemoryError as exc:
         raise SpadokError("input.too_large", "the model does not fit in memory") from exc
+    steps.timings["total"] = {
+        "seconds": round(time.perf_counter() - started, 3),
+        "peak_rss_mb": round(_peak_mb(), 1),
+    }
     if progress:
         progress("done", 1.0)
     return Processed(asset=asset, stats=stats, derivatives=derivatives, timings=steps.timings)
 
 
-def make_web(asset: Asset, out: Path) -> list[DerivativeFile]:
+def make_web(asset: Asset, out: Path, view: Any = None) -> list[DerivativeFile]:
     """The web copies a viewer loads: GLB levels of detail, or points."""
     if asset.stored_only:
         return []
     if asset.kind in {"mesh", "scene"} and asset.scene is not None:
         from spadok.core.derive.webglb import make_mesh_lods
 
-        return make_mesh_lods(asset.scene, out)
+        # The thumbnail is rendered from a small tier while gltfpack compresses.
+        scene = view if view is not None else asset.scene
+        return make_mesh_lods(scene, out, thumbnail=out / "thumbnail.png", up="Y")
     if asset.points is not None:
         from spadok.core.derive.pointweb import make_point_glb
 
-        return [make_point_glb(asset.points, out / "web-points.glb")]
+        return [make_point_glb(asset.points, out / "web-points.glb", up="Y")]
     return []
 
 
@@ -132,24 +165,36 @@ def make_thumbnail(asset: Asset, out: Path) -> DerivativeFile | None:
     return render_thumbnail(asset, out / "thumbnail.png", up="Y")
 
 
-def turn_y_up(asset: Asset) -> None:
-    """Turn a Z-up model to glTF's Y-up in place, before any web copy is made.
+_Z_TO_Y = ((1, 0, 0, 0), (0, 0, 1, 0), (0, -1, 0, 0), (0, 0, 0, 1))
 
-    Meshes get a root transform only (no vertex copy); points are rotated.
+
+def y_up_view(asset: Asset) -> Any:
+    """The mesh scene as glTF's Y-up sees it, sharing the geometry (no vertex copy).
+
+    Only the scene graph is copied and turned, so statistics can read the
+    master in its own axes at the same time.
     """
-    if asset.up_axis != "Z":
-        return
+    scene = asset.scene
+    if asset.up_axis != "Z" or scene is None:
+        return scene
     import numpy as np
+    import trimesh
 
-    if asset.scene is not None:
-        rot = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=float)
-        asset.scene.apply_transform(rot)
-    if asset.points is not None:
-        pos = asset.points.positions
-        y = pos[:, 1].copy()
-        pos[:, 1] = pos[:, 2]
-        pos[:, 2] = -y
-    asset.extra["turned_y_up"] = True
+    view = trimesh.Scene(base_frame=scene.graph.base_frame)
+    view.geometry = scene.geometry
+    view.graph = scene.graph.copy()
+    view.apply_transform(np.array(_Z_TO_Y, dtype=float))
+    return view
+
+
+def turn_points_y_up(asset: Asset) -> None:
+    """Turn a Z-up point cloud to glTF's Y-up in place, before any web copy is made."""
+    if asset.up_axis != "Z" or asset.points is None:
+        return
+    pos = asset.points.positions
+    y = pos[:, 1].copy()
+    pos[:, 1] = pos[:, 2]
+    pos[:, 2] = -y
 
 
 def file_digests(path: Path, algorithms: tuple[str, ...] = ("sha256", "sha512")) -> dict[str, str]:

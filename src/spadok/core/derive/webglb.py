@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -50,7 +50,9 @@ JPEG_QUALITY = 88
 # Relative error meshoptimizer may reach while meeting a tier's budget; the
 # budget wins, the sloppy simplifier is the last resort when topology blocks it.
 SIMPLIFY_MAX_ERROR = 0.25
-GLTFPACK_ARGS = ("-cc",)  # textures are kept as encoded here; no -tc/-tw
+GLTFPACK_ARGS = ("-cc",)
+# A 512 px thumbnail looks the same from this many triangles as from millions.
+THUMBNAIL_SOURCE_TRIANGLES = 300_000  # textures are kept as encoded here; no -tc/-tw
 
 # ---------------------------------------------------------------- tools
 
@@ -426,24 +428,10 @@ def simplify_primitive(
     pos = np.ascontiguousarray(prim.positions, dtype=np.float32)
     dest = np.empty(len(idx), np.uint32)
     err = np.zeros(1, np.float32)
-    # The wrapper takes len(indices) as the index count: always pass a flat array.
-    count = (
-        0
-        if sloppy
-        else mo.simplify(
-            dest,
-            idx,
-            pos,
-            index_count=len(idx),
-            vertex_count=len(pos),
-            vertex_positions_stride=12,
-            target_index_count=target_triangles * 3,
-            target_error=SIMPLIFY_MAX_ERROR,
-            options=0,
-            result_error=err,
-        )
-    )
-    error = float(err[0])
+    if sloppy:
+        count, error = 0, 0.0
+    else:
+        count, error = _simplify(dest, idx, pos, target_triangles * 3, 0)
     if sloppy or count // 3 > target_triangles:
         count = mo.simplify_sloppy(
             dest,
@@ -462,6 +450,29 @@ def simplify_primitive(
     out = compact(prim, dest[:count].copy())
     del dest
     return out, error
+
+
+def _simplify(
+    dest: np.ndarray, idx: np.ndarray, pos: np.ndarray, target_indices: int, options: int
+) -> tuple[int, float]:
+    """One call of meshoptimizer's simplifier (ctypes: it runs outside the GIL)."""
+    import meshoptimizer as mo
+
+    err = np.zeros(1, np.float32)
+    # The wrapper takes len(indices) as the index count: always pass a flat array.
+    count = mo.simplify(
+        dest,
+        idx,
+        pos,
+        index_count=len(idx),
+        vertex_count=len(pos),
+        vertex_positions_stride=12,
+        target_index_count=target_indices,
+        target_error=SIMPLIFY_MAX_ERROR,
+        options=options,
+        result_error=err,
+    )
+    return int(count), float(err[0])
 
 
 def _subsample_points(prim: Primitive, target: int) -> Primitive:
@@ -779,11 +790,19 @@ class _Pending:
     params: dict[str, Any]
 
 
-def make_mesh_lods(scene: trimesh.Scene, out_dir: Path) -> list[DerivativeFile]:
+def make_mesh_lods(
+    scene: trimesh.Scene,
+    out_dir: Path,
+    thumbnail: Path | None = None,
+    up: Literal["Y", "Z"] = "Y",
+) -> list[DerivativeFile]:
     """Make the web GLB tiers for a mesh scene into ``out_dir``.
 
     Cascades high -> medium -> low (each simplified from the previous), so
-    the total cost is about one simplification of the master.
+    the total cost is about one simplification of the master. With
+    ``thumbnail``, the thumbnail is rendered too (last in the list, role
+    "thumbnail") from a tier of at most ``THUMBNAIL_SOURCE_TRIANGLES``, while
+    gltfpack still runs: the same picture as from the master, for less time.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -807,7 +826,9 @@ def make_mesh_lods(scene: trimesh.Scene, out_dir: Path) -> list[DerivativeFile]:
         assert image is not None
         textures.prefetch(image, [tier.max_texture for tier, _ in plan])
     pending: list[_Pending] = []
+    thumb_prims = prims if total_tris <= THUMBNAIL_SOURCE_TRIANGLES else None
     current = prims
+    del prims  # the master copy goes as soon as the first tier replaces it
     previous = total_tris
     try:
         for tier, target in plan:
@@ -861,6 +882,17 @@ def make_mesh_lods(scene: trimesh.Scene, out_dir: Path) -> list[DerivativeFile]:
             }
             pending.append(_Pending(tier, raw, out, start_gltfpack(raw, out), stats, params))
             previous = tris
+            if thumb_prims is None and tris <= THUMBNAIL_SOURCE_TRIANGLES:
+                thumb_prims = current
+        thumb_file = None
+        if thumbnail is not None:
+            from spadok.core.derive.thumbnail import render_thumbnail
+
+            t = time.perf_counter()
+            thumb_file = render_thumbnail(thumb_prims or current, thumbnail, up=up)
+            thumb_file.stats["source_triangles"] = total_tris
+            timings["thumbnail"] = time.perf_counter() - t
+        del current, thumb_prims
         results: list[DerivativeFile] = []
         for job in pending:
             t = time.perf_counter()
@@ -879,6 +911,8 @@ def make_mesh_lods(scene: trimesh.Scene, out_dir: Path) -> list[DerivativeFile]:
                     stats=job.stats,
                 )
             )
+        if thumb_file is not None:
+            results.append(thumb_file)
     finally:
         textures.close()
         for job in pending:
@@ -888,6 +922,6 @@ def make_mesh_lods(scene: trimesh.Scene, out_dir: Path) -> list[DerivativeFile]:
             job.raw.unlink(missing_ok=True)
     timings["total"] = time.perf_counter() - t0
     log.info("mesh LODs: %s triangles, %s points -> %s", total_tris, total_points, timings)
-    for r in results:
+    for r in results[: len(pending)]:
         r.stats["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return results

@@ -76,9 +76,9 @@ def detect(path: Path) -> FormatSpec | None:
     return best[2] if best else None
 
 
-def load(path: Path, *, root: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> Asset:
-    """Detect and read one model file; every failure is a :class:`SpadokError`."""
-    if not path.exists():
+def check_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse a missing, empty or oversized file before reading any of it."""
+    if not path.is_file():
         raise SpadokError("input.not_found", str(path))
     size = path.stat().st_size
     if size == 0:
@@ -87,6 +87,11 @@ def load(path: Path, *, root: Path | None = None, limits: Limits = DEFAULT_LIMIT
         raise SpadokError(
             "input.too_large", f"{path.name} is {size:,} bytes, the limit is {limits.max_file_bytes:,}"
         )
+
+
+def load(path: Path, *, root: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> Asset:
+    """Detect and read one model file; every failure is a :class:`SpadokError`."""
+    check_file(path, limits)
     spec = detect(path)
     if spec is None:
         raise SpadokError("format.unknown", path.name)

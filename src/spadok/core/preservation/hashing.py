@@ -1,0 +1,124 @@
+"""One streaming digest routine for every fixity check (ingest, audit, bag export).
+
+Files are read in large chunks into one reused buffer: hashlib releases the GIL
+on big updates, so several threads hash in parallel at close to ``sha512sum``'s
+speed, and memory stays flat however large the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from spadok.core.storage.base import Storage
+
+CHUNK = 8 * 1024 * 1024
+
+
+def _read_into(fh: Any, buf: bytearray) -> int:
+    """Fill ``buf`` from a raw or buffered stream; 0 at the end."""
+    readinto = getattr(fh, "readinto", None)
+    if readinto is not None:
+        try:
+            return readinto(buf) or 0
+        except (io.UnsupportedOperation, AttributeError, NotImplementedError):
+            pass
+    data = fh.read(len(buf))
+    buf[: len(data)] = data
+    return len(data)
+
+
+def hash_stream(
+    fh: BinaryIO, algorithms: Iterable[str] = ("sha512",), *, chunk: int = CHUNK
+) -> tuple[dict[str, str], int]:
+    """Digests of everything left in ``fh`` and the number of bytes read."""
+    hashers = [(name, hashlib.new(name)) for name in algorithms]
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    size = 0
+    while n := _read_into(fh, buf):
+        part = view[:n]
+        for _, h in hashers:
+            h.update(part)
+        size += n
+    return {name: h.hexdigest() for name, h in hashers}, size
+
+
+def hash_file(
+    path: Path, algorithms: Iterable[str] = ("sha512",), *, chunk: int = CHUNK
+) -> tuple[dict[str, str], int]:
+    """Digests of a local file, read unbuffered (the page cache is the buffer)."""
+    with open(path, "rb", buffering=0) as fh:
+        return hash_stream(fh, algorithms, chunk=chunk)  # type: ignore[arg-type]
+
+
+def hash_key(
+    storage: Storage, key: str, algorithms: Iterable[str] = ("sha512",)
+) -> tuple[dict[str, str], int]:
+    """Digests of a stored object, straight from disk when the storage is local."""
+    local = storage.local_path(key)
+    if local is not None:
+        return hash_file(local, algorithms)
+    with storage.open(key) as fh:
+        return hash_stream(fh, algorithms, chunk=1024 * 1024)
+
+
+class _HashingReader(io.RawIOBase):
+    """A read-only, forward-only view of a file that hashes what it hands out."""
+
+    def __init__(self, path: Path, algorithm: str) -> None:
+        self._fh = open(path, "rb", buffering=0)  # noqa: SIM115 (closed in close())
+        self.hasher = hashlib.new(algorithm)
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        n = self._fh.readinto(buf) or 0
+        if n:
+            self.hasher.update(memoryview(buf)[:n])
+            self.size += n
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+class HashingPath(type(Path())):  # type: ignore[misc]
+    """A path whose ``open("rb")`` hashes exactly the bytes a storage backend copies.
+
+    ``Storage.put_file`` opens its source through ``path.open``; handing it this
+    path verifies a caller's digest *while copying*, without a second read. The
+    stream is not seekable, so a backend reads it once, front to back. If a backend
+    bypasses ``open`` (``os.sendfile`` on the name), ``readers`` stays empty and the
+    caller must verify the stored copy instead.
+    """
+
+    algorithm = "sha512"
+
+    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if mode != "rb":
+            return super().open(mode, *args, **kwargs)
+        reader = _HashingReader(Path(self), self.algorithm)
+        self.readers.append(reader)
+        return io.BufferedReader(reader, CHUNK)
+
+    @classmethod
+    def of(cls, path: Path, algorithm: str = "sha512") -> HashingPath:
+        hp = cls(path)
+        hp.algorithm = algorithm
+        hp.readers = []
+        return hp
+
+    def copied_digest(self) -> tuple[str, int] | None:
+        """(digest, size) of the last complete read, or None if nothing read through us."""
+        readers: list[_HashingReader] = self.readers
+        if not readers:
+            return None
+        last = readers[-1]
+        return last.hasher.hexdigest(), last.size
