@@ -42,7 +42,7 @@ TIERS = [(2, 256 * MB), (8, 32 * MB), (100, 1 * MB), (400, 64 * 1024)]
 
 def build(root: Path, gb: float) -> OcflStore:
     store = OcflStore(LocalStorage(root))
-    marker = root / ".bench-complete"
+    marker = root.parent / "audit-root.complete"
     if marker.exists() and marker.read_text() == str(gb):
         return store
     if root.exists():

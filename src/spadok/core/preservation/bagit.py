@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import re
+import shutil
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
