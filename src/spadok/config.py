@@ -82,9 +82,7 @@ def validate_storage_url(url: str) -> str:
         if endpoint:
             ep = urllib.parse.urlparse(endpoint)
             if ep.scheme not in {"http", "https"} or not ep.netloc:
-                raise ConfigError(
-                    f"SPADOK_STORAGE: {url!r}: endpoint must be http(s)://host:port"
-                )
+                raise ConfigError(f"SPADOK_STORAGE: {url!r}: endpoint must be http(s)://host:port")
         days = query.get("retention_days", [""])[-1]
         if days and not days.isdigit():
             raise ConfigError(f"SPADOK_STORAGE: {url!r}: retention_days must be a whole number")
@@ -97,13 +95,11 @@ def validate_storage_url(url: str) -> str:
 def redact_url(url: str) -> str:
     """The URL without its password, fit for messages and logs."""
     parsed = urllib.parse.urlsplit(url)
-    if parsed.password is None:
+    userinfo, at, hostport = parsed.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
         return url
-    host = parsed.hostname or ""
-    if parsed.port is not None:
-        host = f"{host}:{parsed.port}"
-    netloc = f"{parsed.username or ''}:***@{host}"
-    return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+    user = userinfo.split(":", 1)[0]
+    return urllib.parse.urlunsplit(parsed._replace(netloc=f"{user}:***@{hostport}"))
 
 
 def validate_database_url(url: str) -> str:

@@ -495,3 +495,11 @@ def test_default_up() -> None:
     assert thumb.default_up(asset("las", "pointcloud")) == "Z"
     assert thumb.default_up(asset("ply", crs="EPSG:32635")) == "Z"
     assert thumb.default_up(asset("stl")) == "Z"
+
+
+def test_lods_with_thumbnail(tmp_path: Path) -> None:
+    scene = load_scene("scans", "stanford_via_pyvista", "lucy.ply")
+    results = make_mesh_lods(scene, tmp_path / "web", thumbnail=tmp_path / "thumb.png", up="Z")
+    assert [r.role for r in results] == ["web-high", "web-low", "thumbnail"]
+    assert results[-1].params["up"] == "Z"
+    assert_not_blank(results[-1].path)

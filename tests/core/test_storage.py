@@ -12,7 +12,7 @@ import pytest
 from spadok.core.errors import SpadokError
 from spadok.core.storage.base import Replicated, Storage, open_storage, open_storages
 from spadok.core.storage.local import LocalStorage
-from tests.servers import S3Server, closed_port, s3_server  # noqa: F401
+from tests.servers import S3Server, closed_port
 
 # --- helpers ---------------------------------------------------------------------------
 

@@ -79,14 +79,18 @@ def test_processing_twice_is_harmless(db, storage_root: Path) -> None:
 
     capture = _received_capture()
     assert services.capture_process(capture_id=capture.id) == "done"
-    first = {d.role: (d.key, d.sha256) for d in Capture.objects.get(id=capture.id).derivatives.all()}
+    first = {
+        d.role: (d.key, d.sha256) for d in Capture.objects.get(id=capture.id).derivatives.all()
+    }
 
     assert services.capture_process(capture_id=capture.id) == "already-done"
     # A job re-run after its worker died mid-way finds the capture half done.
     Capture.objects.filter(id=capture.id).update(state=CaptureState.PROCESSING)
     assert services.capture_process(capture_id=capture.id) == "done"
 
-    again = {d.role: (d.key, d.sha256) for d in Capture.objects.get(id=capture.id).derivatives.all()}
+    again = {
+        d.role: (d.key, d.sha256) for d in Capture.objects.get(id=capture.id).derivatives.all()
+    }
     assert {r: k for r, (k, _) in again.items()} == {r: k for r, (k, _) in first.items()}
     _assert_ready_with_one_set_of_derivatives(capture.id)
     keys = list(storage_root.rglob("*"))
@@ -120,6 +124,41 @@ def test_the_reaper_leaves_live_workers_alone(db) -> None:
     assert reaper.requeue_stale(dead_after_s=30) == [str(job.id)]
     job.refresh_from_db()
     assert job.status == TaskResultStatus.READY
+
+
+def test_a_job_that_keeps_killing_workers_is_given_up(db) -> None:
+    from django_tasks import TaskResultStatus
+
+    from spadok.jobs import reaper
+    from tests.slow_tasks import process_slowly_once
+
+    job = _db_job(process_slowly_once.enqueue("c-none", "/nonexistent").id)
+    for attempt in range(reaper.MAX_CLAIMS):
+        job.claim(f"doomed-{attempt}")  # no heartbeat: every worker is dead
+        job.started_at = timezone.now() - timedelta(seconds=120)
+        job.save(update_fields=["started_at"])
+        requeued = reaper.requeue_stale(dead_after_s=30)
+        job.refresh_from_db()
+        if attempt < reaper.MAX_CLAIMS - 1:
+            assert requeued == [str(job.id)] and job.status == TaskResultStatus.READY
+    assert requeued == []
+    assert job.status == TaskResultStatus.FAILED
+    assert job.exception_class_path.endswith("JobAbandoned")
+
+
+def test_a_capture_that_keeps_killing_workers_ends_failed(db, storage_root: Path) -> None:
+    from spadok.catalogue import services
+    from spadok.catalogue.models import Capture, CaptureState
+
+    capture = _received_capture()
+    Capture.objects.filter(id=capture.id).update(
+        state=CaptureState.PROCESSING, attempts=services.MAX_PROCESS_ATTEMPTS
+    )
+    assert services.capture_process(capture_id=capture.id) == "failed:processing.failed"
+    capture.refresh_from_db()
+    assert capture.state == CaptureState.FAILED
+    assert capture.error_code == "processing.failed"
+    assert "original is safe" in capture.error_message
 
 
 def _db_job(job_id: str):  # type: ignore[no-untyped-def]

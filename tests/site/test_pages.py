@@ -224,3 +224,20 @@ def test_pages_for_a_real_ingest(client, ingest) -> None:
     assert {"web-high", "thumbnail"} <= roles
     assert "Fuze bottle" in _page(client, reverse("catalogue:browse"))
     assert "Fuze bottle" in _page(client, reverse("catalogue:home"))
+
+
+@pytest.mark.parametrize(
+    ("path", "mime"),
+    [
+        ("/static/vendor/model-viewer/model-viewer.min.js", "text/javascript"),
+        ("/static/vendor/meshoptimizer/meshopt_decoder.cjs", "text/javascript"),
+        ("/static/vendor/three-libs/draco/draco_decoder.wasm", "application/wasm"),
+        ("/static/vendor/three-libs/basis/basis_transcoder.js", "text/javascript"),
+        ("/static/spadok/js/viewer-config.js", "text/javascript"),
+        ("/static/spadok/css/spadok.css", "text/css"),
+    ],
+)
+def test_viewer_assets_are_served_locally(client, path: str, mime: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200, path
+    assert response["Content-Type"].startswith(mime)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from spadok.core.errors import SpadokError
 log = logging.getLogger(__name__)
 
 POLICY = f"{POLICY_NAME}/{POLICY_VERSION}"
+MAX_PROCESS_ATTEMPTS = 3  # runs of capture_process that may start before it gives up
 
 
 def original_key(capture_id: str, relpath: str) -> str:
@@ -170,9 +172,7 @@ def capture_ingest(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def capture_create_received(
-    *, record: Record, files: list[Original], source_name: str
-) -> Capture:
+def capture_create_received(*, record: Record, files: list[Original], source_name: str) -> Capture:
     """File a capture whose originals arrived (e.g. an upload) and queue its processing."""
     capture = Capture(record=record, source_name=source_name[:500], state=CaptureState.RECEIVED)
     stored = _store_originals(capture.id, files)
@@ -198,27 +198,57 @@ def _set_progress(capture_id: str, step: str, fraction: float) -> None:
     Capture.objects.filter(id=capture_id).update(step=step, progress=round(fraction, 3))
 
 
+def _progress_writer(capture_id: str) -> pipeline.ProgressFn:
+    """Record progress from the processing thread only.
+
+    The pipeline may report from its helper threads; each thread would open
+    its own database connection (left open afterwards, and blocked by the
+    job's transaction in tests), so those reports are skipped: progress is
+    a hint, the next report from the job's thread brings it up to date.
+    """
+    owner = threading.get_ident()
+
+    def report(step: str, fraction: float) -> None:
+        if threading.get_ident() == owner:
+            _set_progress(capture_id, step, fraction)
+
+    return report
+
+
 def capture_process(*, capture_id: str) -> str:
     """Make the derivatives of a stored capture; safe to run any number of times."""
     capture = Capture.objects.get(id=capture_id)
-    if (
-        capture.state == CaptureState.READY
-        and capture.derivatives.filter(policy=POLICY).exists()
-    ):
+    if capture.state == CaptureState.READY and capture.derivatives.filter(policy=POLICY).exists():
         return "already-done"
+    if capture.attempts >= MAX_PROCESS_ATTEMPTS:
+        # Each attempt counts before it starts, so a capture that kills its
+        # worker (out of memory, say) ends here instead of looping forever.
+        err = SpadokError(
+            "processing.failed", f"the worker stopped in each of {capture.attempts} attempts"
+        )
+        Capture.objects.filter(id=capture_id).update(
+            state=CaptureState.FAILED, error_code=err.code, error_message=err.message
+        )
+        return f"failed:{err.code}"
     Capture.objects.filter(id=capture_id).update(
-        state=CaptureState.PROCESSING, attempts=capture.attempts + 1, error_code="", error_message=""
+        state=CaptureState.PROCESSING,
+        attempts=capture.attempts + 1,
+        error_code="",
+        error_message="",
     )
     storage = get_storage()
     workdir = Path(tempfile.mkdtemp(prefix="spadok-process-"))
-    written: list[str] = []
     try:
         src = workdir / "original"
         for item in capture.originals:
             storage.fetch(item["key"], src / item["path"])
         found = [u for u in inputs.expand([src / capture.originals[0]["path"]], workdir)]
         if capture.primary_file and "!" not in capture.primary_file:
-            found = [inputs.Unit(label=capture.primary_file, primary=src / capture.primary_file, root=src)]
+            found = [
+                inputs.Unit(
+                    label=capture.primary_file, primary=src / capture.primary_file, root=src
+                )
+            ]
         units = [u for u in found if isinstance(u, inputs.Unit)]
         if not units:
             failure = next((u for u in found if isinstance(u, inputs.Failed)), None)
@@ -229,11 +259,13 @@ def capture_process(*, capture_id: str) -> str:
             workdir / "work",
             root=unit.root,
             limits=settings.SPADOK.limits,
-            progress=lambda step, f: _set_progress(capture_id, step, f),
+            progress=_progress_writer(capture_id),
         )
         rows = _store_derivatives(capture_id, processed.derivatives)
-        written = [r["key"] for r in rows]
         with transaction.atomic():
+            # Two runs of one job (a worker presumed dead that was not) finish
+            # one after the other instead of colliding on the unique constraint.
+            Capture.objects.select_for_update().filter(id=capture_id).first()
             Derivative.objects.filter(capture_id=capture_id, policy=POLICY).delete()
             Derivative.objects.bulk_create(
                 [Derivative(capture_id=capture_id, policy=POLICY, **row) for row in rows]

@@ -52,7 +52,9 @@ def _heartbeat_loop(worker_id: str, stop: threading.Event) -> None:
         stop.wait(reaper.HEARTBEAT_S)
 
 
-def run_worker(*, queues: list[str] | None = None, interval: float = 0.5, batch: bool = False) -> None:
+def run_worker(
+    *, queues: list[str] | None = None, interval: float = 0.5, batch: bool = False
+) -> None:
     """Run jobs until stopped (SIGTERM/SIGINT finish the current job first)."""
     worker_id = new_worker_id()
     _beat(worker_id, timezone.now())

@@ -104,6 +104,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = CONFIG.home / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise looks here before collectstatic
 NODE_MODULES = PROJECT_DIR / "node_modules"
 # Front-end libraries come from npm at install time and are served from
 # node_modules as they are; nothing is copied into the repository.
