@@ -147,9 +147,20 @@ def main() -> None:
             # A small model first warms the process, as a long-running worker is:
             # the big scan's own step timings then exclude interpreter start-up.
             warmup = Path(tmp) / "warmup.obj"
-            warmup.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 3 2\nf 1 2 4\nf 2 3 4\nf 1 4 3\n")
+            warmup.write_text(
+                "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 3 2\nf 1 2 4\nf 2 3 4\nf 1 4 3\n"
+            )
             s_s, s_mb, stdout = peak_of(
-                [sys.executable, "-m", "spadok", "ingest", "--json", "--quiet", str(warmup), str(scan)],
+                [
+                    sys.executable,
+                    "-m",
+                    "spadok",
+                    "ingest",
+                    "--json",
+                    "--quiet",
+                    str(warmup),
+                    str(scan),
+                ],
                 env=env,
             )
             result = json.loads(stdout.splitlines()[-1])

@@ -26,6 +26,8 @@ def test_core_never_imports_django_or_the_site() -> None:
     for path in files:
         for name in _imports(path):
             top = name.split(".")[0]
-            if top == "django" or name.startswith(("spadok.catalogue", "spadok.site", "spadok.jobs")):
+            if top == "django" or name.startswith(
+                ("spadok.catalogue", "spadok.site", "spadok.jobs")
+            ):
                 offenders.append(f"{path.relative_to(CORE)} imports {name}")
     assert offenders == []

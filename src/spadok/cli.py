@@ -294,6 +294,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0 if stopping else 1
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from spadok.preservation import services as preservation
+
+    ensure_migrated()
+    run = preservation.audit_run(repair=args.repair, trigger="command")
+    report = run.report
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(
+            f"audited {report['objects_checked']} objects, {report['files_checked']} files, "
+            f"{report['bytes_checked']:,} bytes in {len(report['roots'])} root(s) "
+            f"({report['throughput_mb_s']} MB/s)"
+        )
+        for issue in report["issues"]:
+            state = "repaired" if issue["repaired"] else "NOT REPAIRED"
+            print(f"  {issue['kind']:<12} {issue['root']}  {issue['path']}  [{state}]")
+        print("ok" if run.ok else "problems found")
+    return 0 if run.ok and not (run.issues and not args.repair) else 1
+
+
+def cmd_rebuild_index(args: argparse.Namespace) -> int:
+    from spadok.preservation import services as preservation
+
+    ensure_migrated()
+    counts = preservation.catalogue_rebuild()
+    print(json.dumps(counts) if args.json else ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from spadok.catalogue.models import Record
+    from spadok.preservation import exports
+
+    ensure_migrated()
+    dest = Path(args.dest)
+    if args.record:
+        records = list(Record.objects.filter(id__in=args.record))
+        missing = set(args.record) - {r.id for r in records}
+        if missing:
+            print(f"spadok: no record {', '.join(sorted(missing))}", file=sys.stderr)
+            return 2
+    else:
+        records = list(Record.objects.order_by("created_at"))
+    written = exports.export_records_bagit(records, dest)
+    for path in written:
+        print(json.dumps({"bag": str(path)}) if args.json else str(path))
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
@@ -331,6 +381,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="show the configuration and the size of the archive")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("audit", help="check the fixity of every file in every storage root")
+    p.add_argument("--repair", action="store_true", help="restore bad copies from good ones")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("rebuild-index", help="rebuild the catalogue from the storage roots alone")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rebuild_index)
+
+    p = sub.add_parser("export", help="export records as packages (BagIt)")
+    p.add_argument("format", choices=["bagit"])
+    p.add_argument("dest", metavar="DEST", help="folder to write one bag per record into")
+    p.add_argument("--record", action="append", help="a record id (repeatable); default: all")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("manage", help="Django management commands", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)

@@ -56,6 +56,9 @@ class Config:
     job_timeout_s: int  # a job running longer than this is presumed dead and re-queued
     workers: int  # in-process workers that `spadok serve` starts
     web_threads: int
+    audit_interval_hours: int  # a fixity audit (with repair) runs in the background this often
+    organization: str  # named in exported packages
+    contact_email: str
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -84,8 +87,16 @@ def validate_storage_url(url: str) -> str:
             if ep.scheme not in {"http", "https"} or not ep.netloc:
                 raise ConfigError(f"SPADOK_STORAGE: {url!r}: endpoint must be http(s)://host:port")
         days = query.get("retention_days", [""])[-1]
-        if days and not days.isdigit():
-            raise ConfigError(f"SPADOK_STORAGE: {url!r}: retention_days must be a whole number")
+        if days and (not days.isdigit() or int(days) < 1):
+            raise ConfigError(f"SPADOK_STORAGE: {url!r}: retention_days must be a whole number ≥ 1")
+        lock = query.get("lock", [""])[-1]
+        if lock and lock.lower() not in {"governance", "compliance"}:
+            raise ConfigError(f"SPADOK_STORAGE: {url!r}: lock must be governance or compliance")
+        if bool(lock) != bool(days):
+            raise ConfigError(
+                f"SPADOK_STORAGE: {url!r}: write-once originals need both lock=governance|"
+                "compliance and retention_days=N (or neither)"
+            )
         return url
     raise ConfigError(
         f"SPADOK_STORAGE: {url!r} is neither file:///… nor s3://bucket/prefix?endpoint=…"
@@ -168,6 +179,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         job_timeout_s=_int(env, "SPADOK_JOB_TIMEOUT", 3600, minimum=10),
         workers=_int(env, "SPADOK_WORKERS", 1, minimum=0),
         web_threads=_int(env, "SPADOK_WEB_THREADS", 8),
+        audit_interval_hours=_int(env, "SPADOK_AUDIT_INTERVAL_HOURS", 168),
+        organization=env.get("SPADOK_ORGANIZATION", "").strip() or "spadok archive",
+        contact_email=env.get("SPADOK_CONTACT_EMAIL", "").strip(),
     )
 
 

@@ -161,13 +161,13 @@ class CrashingStorage(Storage):
             raise Crash
         self.writes += 1
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, *, retain: bool = False) -> None:
         self._tick()
-        self.real.put_file(key, path)
+        self.real.put_file(key, path, retain=retain)
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def put_bytes(self, key: str, data: bytes, *, retain: bool = False) -> None:
         self._tick()
-        self.real.put_bytes(key, data)
+        self.real.put_bytes(key, data, retain=retain)
 
     def delete(self, key: str) -> None:
         self._tick()

@@ -62,7 +62,7 @@ def make_capture(storage_root: Path, tmp_path: Path) -> Callable[..., object]:
             step="done" if state == CaptureState.READY else "web",
             **fields,
         )
-        key = services.original_key(capture.id, original.name)
+        key = f"fixtures/{capture.id}/original/{original.name}"
         storage.put_file(key, original)
         raw = original.read_bytes()
         capture.originals = [
@@ -79,7 +79,7 @@ def make_capture(storage_root: Path, tmp_path: Path) -> Callable[..., object]:
         if state == CaptureState.READY:
             files["thumbnail"] = _thumbnail(tmp_path / f"{capture.id}-thumb.png")
         for role, path in files.items():
-            dkey = services.derivative_key(capture.id, f"{role}{path.suffix}")
+            dkey = f"fixtures/{capture.id}/derivatives/{role}{path.suffix}"
             storage.put_file(dkey, path)
             body = path.read_bytes()
             Derivative.objects.create(

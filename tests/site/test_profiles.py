@@ -57,9 +57,14 @@ def test_ingest_into_s3_with_a_local_replica(
         assert _sha256(obj["Body"].read()) == d.sha256
         assert _sha256((replica / d.key).read_bytes()) == d.sha256
 
+    # The capture is one OCFL object in each root, with nothing else beside it.
     listed = s3.list_objects_v2(Bucket=s3_server.bucket, Prefix=f"{prefix}/")
-    keys = {o["Key"] for o in listed.get("Contents", [])}
-    assert len(keys) == len(capture.originals) + len(derivatives)
+    keys = {o["Key"][len(prefix) + 1 :] for o in listed.get("Contents", [])}
+    object_root = capture.originals[0]["key"].split("/v1/", 1)[0]
+    assert f"{object_root}/0=ocfl_object_1.1" in keys and "0=ocfl_1.1" in keys
+    stored = {o["key"] for o in capture.originals} | {d.key for d in derivatives}
+    assert stored <= keys
+    assert keys == {str(p.relative_to(replica)) for p in replica.rglob("*") if p.is_file()}
 
     info = json.loads(spadok("info", "--json", env=env).stdout)
     from django.db import connection
@@ -89,4 +94,6 @@ def test_ingest_fails_cleanly_when_the_primary_is_down(transactional_db, tmp_pat
     assert result["error"]["code"] == "storage.unavailable"
     assert "Traceback" not in proc.stderr
     assert not Capture.objects.exists()
-    assert not [p for p in replica.rglob("*") if p.is_file()]
+    # At most the replica's storage-root declaration; no object, no file of the scan.
+    root_files = {"0=ocfl_1.1", "ocfl_layout.json", "config.json"}
+    assert not [p for p in replica.rglob("*") if p.is_file() and p.name not in root_files]

@@ -50,22 +50,36 @@ def test_serve_runs_site_and_worker(tmp_path: Path) -> None:
         # Front-end libraries are served by spadok itself, from npm's files.
         js = wait_for(f"http://127.0.0.1:{port}/static/vendor/model-viewer/model-viewer.min.js")
         assert len(js) > 100_000
-        draco = wait_for(f"http://127.0.0.1:{port}/static/vendor/three-libs/draco/draco_decoder.wasm")
+        draco = wait_for(
+            f"http://127.0.0.1:{port}/static/vendor/three-libs/draco/draco_decoder.wasm"
+        )
         assert draco[:4] == b"\0asm"
         # The worker started beside the web server beats its heartbeat.
         deadline = time.time() + 30
         beating = 0
         while time.time() < deadline and not beating:
             out = subprocess.run(
-                [sys.executable, "-m", "spadok", "manage", "shell", "-c",
-                 "from spadok.jobs.models import WorkerHeartbeat as W; print(W.objects.count())"],
-                env=env, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "spadok",
+                    "manage",
+                    "shell",
+                    "-c",
+                    "from spadok.jobs.models import WorkerHeartbeat as W; print(W.objects.count())",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
             )
             beating = int((out.stdout.strip().splitlines() or ["0"])[-1])
             time.sleep(0.5)
         assert beating >= 1
         info = subprocess.run(
-            [sys.executable, "-m", "spadok", "info", "--json"], env=env, capture_output=True, text=True
+            [sys.executable, "-m", "spadok", "info", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         assert json.loads(info.stdout)["profile"] == "embedded"
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from spadok.catalogue.ids import new_id
 
@@ -35,7 +36,7 @@ class Record(models.Model):
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC, db_index=True
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -62,7 +63,7 @@ class Capture(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=_capture_id, editable=False)
     record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="captures")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     kind = models.CharField(max_length=16, blank=True)  # mesh, pointcloud, splat
     format = models.CharField(max_length=16, blank=True)  # registry name: glb, ply, las...
     state = models.CharField(
@@ -102,7 +103,7 @@ class Capture(models.Model):
 
 
 class Derivative(models.Model):
-    """A file made from a capture by a named, versioned policy; unique per (capture, role, policy)."""
+    """A file made from a capture by a named, versioned policy; one per (capture, role, policy)."""
 
     capture = models.ForeignKey(Capture, on_delete=models.CASCADE, related_name="derivatives")
     role = models.CharField(max_length=32)  # web-high, web-medium, web-low, web-points, thumbnail

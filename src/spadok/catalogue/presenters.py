@@ -12,6 +12,7 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from spadok.catalogue.models import Capture, CaptureState, Derivative, Record
 from spadok.catalogue.templatetags import spadok_format as fmt
@@ -76,6 +77,7 @@ class CaptureView:
     originals: list[Download] = field(default_factory=list)
     web_copies: list[Download] = field(default_factory=list)
     poster_url: str = ""
+    history: list[Any] | None = None  # preservation events, for staff only (None: not shown)
 
     @property
     def ready(self) -> bool:
@@ -116,13 +118,25 @@ def _dimensions(stats: dict[str, Any]) -> list[float] | None:
     return None
 
 
+def _plural_n(value: Any) -> int:
+    """The number that picks a plural form; 0 (the "many" form) if it is not one."""
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _count_detail(stats: dict[str, Any]) -> str:
+    # ngettext, not "{count} {_('triangles')}": Ukrainian has three plural forms.
     if tris := _first(stats, "triangles", "faces"):
-        return f"{fmt.count(tris)} {_('triangles')}"
+        n = _plural_n(tris)
+        return ngettext("%(n)s triangle", "%(n)s triangles", n) % {"n": fmt.count(tris)}
     if points := _first(stats, "points"):
-        return f"{fmt.count(points)} {_('points')}"
+        n = _plural_n(points)
+        return ngettext("%(n)s point", "%(n)s points", n) % {"n": fmt.count(points)}
     if splats := _first(stats, "splats"):
-        return f"{fmt.count(splats)} {_('splats')}"
+        n = _plural_n(splats)
+        return ngettext("%(n)s splat", "%(n)s splats", n) % {"n": fmt.count(splats)}
     return ""
 
 

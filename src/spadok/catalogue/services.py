@@ -1,9 +1,11 @@
 """The write path for records, captures and derivatives.
 
-Every change to the catalogue goes through these functions. Files reach
-storage before the rows that point at them are committed, so a crash leaves
-at worst unreferenced files (which the audit reports), never a row that
-points at nothing; a failed ingest deletes what it wrote.
+Every change to the catalogue goes through these functions. A capture is
+an OCFL object (see :mod:`spadok.preservation.services`); its files reach
+storage, as a committed version, before the rows that point at them, so a
+crash leaves at worst a complete object the catalogue does not list yet
+(``spadok rebuild-index`` files it), never a row that points at nothing.
+Bad input fails before anything is stored.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from spadok.catalogue.models import Capture, CaptureState, Derivative, Record
 from spadok.catalogue.storage import get_storage
 from spadok.core import inputs, pipeline
-from spadok.core.derive.policy import POLICY_NAME, POLICY_VERSION, DerivativeFile
+from spadok.core.derive.policy import POLICY_NAME, POLICY_VERSION, DerivativeFile, policy_table
 from spadok.core.errors import SpadokError
+from spadok.preservation import services as preservation
+from spadok.preservation.models import EventType, Outcome, PreservationEvent
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +36,8 @@ POLICY = f"{POLICY_NAME}/{POLICY_VERSION}"
 MAX_PROCESS_ATTEMPTS = 3  # runs of capture_process that may start before it gives up
 
 
-def original_key(capture_id: str, relpath: str) -> str:
-    return f"captures/{capture_id}/original/{relpath}"
-
-
-def derivative_key(capture_id: str, filename: str) -> str:
-    return f"captures/{capture_id}/derivatives/{POLICY_NAME}-{POLICY_VERSION}/{filename}"
+ORIGINAL_DIR = "original/"
+DERIVATIVE_DIR = f"derivatives/{POLICY_NAME}-{POLICY_VERSION}/"
 
 
 @dataclass
@@ -65,54 +66,151 @@ def originals_for(unit: inputs.Unit, files: list[Path]) -> tuple[list[Original],
     return out, out[0].relpath
 
 
-def _store_originals(capture_id: str, originals: list[Original]) -> list[dict[str, Any]]:
-    storage = get_storage()
-    stored = []
-    for orig in originals:
-        digests = pipeline.file_digests(orig.path)
-        key = original_key(capture_id, orig.relpath)
-        storage.put_file(key, orig.path)
-        stored.append(
-            {
-                "path": orig.relpath,
-                "key": key,
-                "size": orig.path.stat().st_size,
-                "sha256": digests["sha256"],
-                "sha512": digests["sha512"],
-            }
-        )
-    return stored
+def _keep_originals(capture: Capture, originals: list[Original]) -> list[PreservationEvent]:
+    """Write the originals as v1 of the capture's object; fill ``capture.originals``."""
+    now = timezone.now()
+    arrival = {
+        "capture": capture.id,
+        "record": capture.record.id,
+        "title": capture.record.title,
+        "source": capture.source_name,
+        "received_at": now.isoformat(),
+        "files": [{"path": o.relpath, "size": o.path.stat().st_size} for o in originals],
+    }
+    facts = preservation.object_create(
+        object_id=capture.id,
+        originals=[(o.path, o.relpath) for o in originals],
+        arrival=arrival,
+    )
+    capture.originals = [{"path": o.relpath, **facts[ORIGINAL_DIR + o.relpath]} for o in originals]
+    total = sum(int(o["size"]) for o in capture.originals)
+    return [
+        _event(
+            capture.id,
+            EventType.INGESTION,
+            f"{len(originals)} original file(s), {total:,} bytes",
+            now,
+        ),
+        _event(
+            capture.id,
+            EventType.MESSAGE_DIGEST,
+            "sha512 and sha256 of every original, as written",
+            now,
+            {o["path"]: o["sha512"] for o in capture.originals},
+        ),
+    ]
 
 
-def _store_derivatives(capture_id: str, files: list[DerivativeFile]) -> list[dict[str, Any]]:
-    storage = get_storage()
-    rows = []
-    for d in files:
-        key = derivative_key(capture_id, d.path.name)
-        digests = pipeline.file_digests(d.path, ("sha256",))
-        storage.put_file(key, d.path)
-        rows.append(
+def _event(
+    object_id: str,
+    event_type: str,
+    detail: str,
+    when: Any,
+    data: dict[str, Any] | None = None,
+    outcome: str = Outcome.SUCCESS,
+) -> PreservationEvent:
+    """An event not yet saved: it goes into the object first, then into the database."""
+    return PreservationEvent(
+        object_id=object_id,
+        event_type=event_type,
+        outcome=outcome,
+        detail=detail,
+        data=data or {},
+        agent=preservation.AGENT,
+        occurred_at=when,
+        in_object=True,
+    )
+
+
+def capture_metadata(capture: Capture, derivatives: list[Derivative]) -> dict[str, Any]:
+    """The descriptive record kept inside the object: enough to rebuild the catalogue."""
+    record = capture.record
+    return {
+        "spadok": preservation.AGENT,
+        "record": {
+            "id": record.id,
+            "title": record.title,
+            "description": record.description,
+            "visibility": record.visibility,
+            "created_at": record.created_at.isoformat() if record.created_at else None,
+        },
+        "capture": {
+            "id": capture.id,
+            "record": record.id,
+            "created_at": capture.created_at.isoformat() if capture.created_at else None,
+            "kind": capture.kind,
+            "format": capture.format,
+            "state": capture.state,
+            "source_name": capture.source_name,
+            "primary_file": capture.primary_file,
+            "originals": [
+                {k: o[k] for k in ("path", "size", "sha256", "sha512")} for o in capture.originals
+            ],
+            "stats": capture.stats,
+            "timings": capture.timings,
+        },
+        "derivatives": [
             {
                 "role": d.role,
-                "key": key,
+                "policy": d.policy,
+                "path": DERIVATIVE_DIR + d.key.rsplit("/", 1)[-1],
                 "mime": d.mime,
-                "size": d.path.stat().st_size,
-                "sha256": digests["sha256"],
-                "tool": d.tool[:300],
+                "size": d.size,
+                "sha256": d.sha256,
+                "tool": d.tool,
                 "params": d.params,
                 "stats": d.stats,
             }
+            for d in derivatives
+        ],
+        "policy": policy_table(),
+    }
+
+
+def _add_derivatives(
+    capture: Capture, files: list[DerivativeFile], events: list[PreservationEvent]
+) -> list[Derivative]:
+    """Add the derivatives and the metadata as one new version of the object."""
+    now = timezone.now()
+    logical = [(d.path, DERIVATIVE_DIR + d.path.name) for d in files]
+    rows = [
+        Derivative(
+            capture_id=capture.id,
+            policy=POLICY,
+            role=d.role,
+            key="",
+            mime=d.mime,
+            size=d.path.stat().st_size,
+            sha256="",
+            tool=d.tool[:300],
+            params=d.params,
+            stats=d.stats,
         )
+        for d in files
+    ]
+    events.append(
+        _event(
+            capture.id,
+            EventType.CREATION,
+            f"{len(files)} derivative(s) by policy {POLICY}",
+            now,
+            {"roles": [d.role for d in files], "tools": sorted({d.tool for d in files})},
+        )
+    )
+    for row, d in zip(rows, files, strict=True):
+        row.sha256 = pipeline.file_digests(d.path, ("sha256",))["sha256"]
+        row.key = DERIVATIVE_DIR + d.path.name  # the logical path until the keys are known
+    history = [e.as_premis() for e in [*preservation.events_of(capture.id), *events]]
+    facts = preservation.object_add_files(
+        object_id=capture.id,
+        files=logical,
+        message=f"derivatives by policy {POLICY}, with the record and its events",
+        record=capture_metadata(capture, rows),
+        events=history,
+    )
+    for row, (_path, lp) in zip(rows, logical, strict=True):
+        row.key = facts[lp]["key"]
     return rows
-
-
-def _delete_keys(keys: list[str]) -> None:
-    storage = get_storage()
-    for key in keys:
-        try:
-            storage.delete(key)
-        except Exception:
-            log.warning("could not remove %s after a failed ingest", key, exc_info=True)
 
 
 def _title_for(unit: inputs.Unit) -> str:
@@ -127,19 +225,25 @@ def capture_ingest(
     title: str | None = None,
     progress: pipeline.ProgressFn | None = None,
 ) -> Capture:
-    """Ingest one model found on this machine: process, store, then file it.
+    """Ingest one model found on this machine: process, preserve, then file it.
 
-    Raises :class:`SpadokError` for bad input, in which case nothing is kept.
+    Raises :class:`SpadokError` for bad input, in which case nothing is kept:
+    the model is read and its derivatives made before anything is stored.
     """
     limits = settings.SPADOK.limits
     workdir = Path(tempfile.mkdtemp(prefix="spadok-ingest-"))
-    written: list[str] = []
     try:
         processed = pipeline.process(
             unit.primary, workdir, root=unit.root, limits=limits, progress=progress
         )
         originals, primary_name = originals_for(unit, processed.asset.files)
+        if record is None:
+            record = Record(title=title or _title_for(unit))
+            new_record = True
+        else:
+            new_record = False
         capture = Capture(
+            record=record,
             kind=processed.asset.kind,
             format=processed.asset.format,
             source_name=unit.label[:500],
@@ -150,42 +254,63 @@ def capture_ingest(
             step="done",
             progress=1.0,
             attempts=1,
+            created_at=timezone.now(),
         )
-        stored = _store_originals(capture.id, originals)
-        written += [s["key"] for s in stored]
-        rows = _store_derivatives(capture.id, processed.derivatives)
-        written += [r["key"] for r in rows]
+        events = _keep_originals(capture, originals)
+        events.append(_validation_event(capture, processed))
+        rows = _add_derivatives(capture, processed.derivatives, events)
         with transaction.atomic():
-            if record is None:
-                record = Record.objects.create(title=title or _title_for(unit))
-            capture.record = record
-            capture.originals = stored
+            if new_record:
+                record.save(force_insert=True)
             capture.save(force_insert=True)
-            Derivative.objects.bulk_create(
-                [Derivative(capture=capture, policy=POLICY, **row) for row in rows]
-            )
+            Derivative.objects.bulk_create(rows)
+            PreservationEvent.objects.bulk_create(events)
+        preservation.replicate(capture.id)
         return capture
-    except BaseException:
-        _delete_keys(written)
-        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _validation_event(capture: Capture, processed: pipeline.Processed) -> PreservationEvent:
+    asset = processed.asset
+    return _event(
+        capture.id,
+        EventType.VALIDATION,
+        f"identified as {asset.format} ({asset.kind}) and read in full",
+        timezone.now(),
+        {"format": asset.format, "warnings": list(asset.warnings)[:20]},
+        Outcome.WARNING if asset.warnings else Outcome.SUCCESS,
+    )
+
+
 def capture_create_received(*, record: Record, files: list[Original], source_name: str) -> Capture:
     """File a capture whose originals arrived (e.g. an upload) and queue its processing."""
-    capture = Capture(record=record, source_name=source_name[:500], state=CaptureState.RECEIVED)
-    stored = _store_originals(capture.id, files)
-    try:
-        with transaction.atomic():
-            capture.originals = stored
-            capture.primary_file = stored[0]["path"] if stored else ""
-            capture.save(force_insert=True)
-            transaction.on_commit(lambda: enqueue_processing(capture.id))
-    except BaseException:
-        _delete_keys([s["key"] for s in stored])
-        raise
+    capture = Capture(
+        record=record,
+        source_name=source_name[:500],
+        state=CaptureState.RECEIVED,
+        created_at=timezone.now(),
+    )
+    events = _keep_originals(capture, files)
+    capture.primary_file = capture.originals[0]["path"] if capture.originals else ""
+    with transaction.atomic():
+        capture.save(force_insert=True)
+        PreservationEvent.objects.bulk_create(events)
+        transaction.on_commit(lambda: enqueue_processing(capture.id))
+    preservation.replicate(capture.id)
     return capture
+
+
+def capture_write_metadata(*, capture_id: str) -> str | None:
+    """Write the capture's record and its events so far into its object."""
+    capture = Capture.objects.select_related("record").get(id=capture_id)
+    derivatives = list(capture.derivatives.filter(policy=POLICY))
+    version = preservation.object_write_metadata(
+        object_id=capture_id, record=capture_metadata(capture, derivatives)
+    )
+    if version is not None:
+        preservation.replicate(capture_id)
+    return version
 
 
 def enqueue_processing(capture_id: str) -> None:
@@ -261,24 +386,32 @@ def capture_process(*, capture_id: str) -> str:
             limits=settings.SPADOK.limits,
             progress=_progress_writer(capture_id),
         )
-        rows = _store_derivatives(capture_id, processed.derivatives)
+        capture.refresh_from_db()
+        capture.kind = processed.asset.kind
+        capture.format = processed.asset.format
+        capture.stats = processed.stats
+        capture.timings = processed.timings
+        capture.state = CaptureState.READY
+        capture.step, capture.progress = "done", 1.0
+        events = [_validation_event(capture, processed)]
+        rows = _add_derivatives(capture, processed.derivatives, events)
         with transaction.atomic():
             # Two runs of one job (a worker presumed dead that was not) finish
             # one after the other instead of colliding on the unique constraint.
             Capture.objects.select_for_update().filter(id=capture_id).first()
             Derivative.objects.filter(capture_id=capture_id, policy=POLICY).delete()
-            Derivative.objects.bulk_create(
-                [Derivative(capture_id=capture_id, policy=POLICY, **row) for row in rows]
-            )
+            Derivative.objects.bulk_create(rows)
+            PreservationEvent.objects.bulk_create(events)
             Capture.objects.filter(id=capture_id).update(
                 state=CaptureState.READY,
-                kind=processed.asset.kind,
-                format=processed.asset.format,
-                stats=processed.stats,
-                timings=processed.timings,
+                kind=capture.kind,
+                format=capture.format,
+                stats=capture.stats,
+                timings=capture.timings,
                 step="done",
                 progress=1.0,
             )
+        preservation.replicate(capture_id)
         return "done"
     except SpadokError as exc:
         Capture.objects.filter(id=capture_id).update(

@@ -17,3 +17,6 @@ def get_storage() -> Replicated:
 def reset_storage() -> None:
     """Forget the opened roots (tests change settings between cases)."""
     get_storage.cache_clear()
+    from spadok.preservation.services import reset_stores
+
+    reset_stores()

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
 from spadok.catalogue import presenters, selectors
@@ -48,11 +49,27 @@ def record_page(request: HttpRequest, record_id: str) -> HttpResponse:
     record = selectors.access_record(request.user, record_id)
     views = [presenters.capture_view(record, c) for c in selectors.record_captures(record)]
     shown = next((v for v in views if v.ready), None)
-    return render(
+    staff = request.user.is_active and request.user.is_staff
+    if staff:
+        _add_history(views)
+    response = render(
         request,
         "catalogue/record.html",
         {"record": record, "shown": shown, "captures": views},
     )
+    if staff:  # a shared cache must never keep the staff version
+        patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def _add_history(views: list[presenters.CaptureView]) -> None:
+    """Each capture's preservation events; staff only, never on the public page or JSON."""
+    from spadok.preservation import presenters as events
+    from spadok.preservation.selectors import events_by_object
+
+    found = events_by_object(v.capture.id for v in views)
+    for view in views:
+        view.history = events.event_views(found.get(view.capture.id, []))
 
 
 def _file_urls(record: Record, capture: Capture) -> dict[str, Any]:
@@ -88,7 +105,7 @@ def record_data(record: Record, request: HttpRequest | None = None) -> dict[str,
                 ],
             }
         )
-    data = {
+    data: dict[str, Any] = {
         "id": record.id,
         "title": record.title,
         "description": record.description,

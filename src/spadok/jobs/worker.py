@@ -11,13 +11,14 @@ import os
 import socket
 import threading
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 
-from spadok.jobs import reaper
+from spadok.jobs import reaper, schedule
 from spadok.jobs.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _beat(worker_id: str, started: object) -> None:
+def _beat(worker_id: str, started: datetime) -> None:
     WorkerHeartbeat.objects.update_or_create(
         worker_id=worker_id,
         defaults={
@@ -45,6 +46,7 @@ def _heartbeat_loop(worker_id: str, stop: threading.Event) -> None:
         try:
             _beat(worker_id, started)
             reaper.requeue_stale(timeout_s=settings.SPADOK.job_timeout_s)
+            schedule.queue_due()
         except Exception:
             log.warning("heartbeat failed", exc_info=True)
         finally:

@@ -23,6 +23,7 @@ DEBUG = CONFIG.debug
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "spadok.catalogue",
+    "spadok.preservation",
     "spadok.jobs",
 ]
 
@@ -68,7 +70,7 @@ TEMPLATES = [
 ]
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dj_database_url.DBConfig:
     db = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
     if db["ENGINE"] == "django.db.backends.sqlite3":
         Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +126,11 @@ WHITENOISE_USE_FINDERS = True
 # Served with a script type, or nosniff makes browsers refuse to run them.
 WHITENOISE_MIMETYPES = {".cjs": "text/javascript", ".mjs": "text/javascript"}
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# Staff (archivists and curators) sign in with django.contrib.auth's views for now.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "preservation:archive"
+LOGOUT_REDIRECT_URL = "catalogue:home"
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

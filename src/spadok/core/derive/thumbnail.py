@@ -226,12 +226,13 @@ def _render_gl(prims: list[Primitive], mvp: np.ndarray, rot: np.ndarray, px: int
     import moderngl
     from PIL import Image
 
-    ctx = moderngl.create_standalone_context(backend="egl")
+    # moderngl's stub types **settings as dict values; backend is a plain str.
+    ctx = moderngl.create_standalone_context(backend="egl")  # type: ignore[arg-type]
     try:
         fbo = ctx.simple_framebuffer((px, px), components=4)
         fbo.use()
-        bg = [c / 255.0 for c in BACKGROUND]
-        fbo.clear(*bg, 1.0)
+        red, green, blue = (c / 255.0 for c in BACKGROUND)
+        fbo.clear(red, green, blue, 1.0)
         ctx.enable(moderngl.DEPTH_TEST | moderngl.PROGRAM_POINT_SIZE)
         n_points = sum(len(p.positions) for p in prims if p.is_points)
         point_size = float(np.clip(px * 1.3 / math.sqrt(max(n_points, 1)), 2.0, 10.0))
@@ -275,9 +276,9 @@ def _render_gl(prims: list[Primitive], mvp: np.ndarray, rot: np.ndarray, px: int
             if has_uv:
                 assert prim.uv is not None and prim.material.image is not None
                 content.append((ctx.buffer(np.ascontiguousarray(prim.uv, "f4")), "2f", "in_uv"))
-                img = _fit(prim.material.image, MAX_TEXTURE_EDGE)
-                img = img.convert("RGBA") if img.mode != "RGBA" else img
-                texture = ctx.texture(img.size, 4, img.tobytes())
+                tex_img = _fit(prim.material.image, MAX_TEXTURE_EDGE)
+                tex_img = tex_img.convert("RGBA") if tex_img.mode != "RGBA" else tex_img
+                texture = ctx.texture(tex_img.size, 4, tex_img.tobytes())
                 texture.build_mipmaps()
                 texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
                 texture.use(0)
@@ -462,7 +463,7 @@ def render_thumbnail(
     prims = _reduce_for_render(prims, MAX_RENDER_TRIANGLES)
     mvp, rot = camera(prims, up_axis)
     px = size * SUPERSAMPLE
-    used = renderer
+    used: str = renderer
     img: np.ndarray | None = None
     if renderer in ("auto", "gl"):
         try:

@@ -245,7 +245,8 @@ def _has_alpha(image: Image.Image) -> bool:
     if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
         return False
     alpha = image.convert("RGBA").getchannel("A")
-    return alpha.getextrema()[0] < 255
+    low = alpha.getextrema()[0]  # a single band: (min, max), never per-band tuples
+    return isinstance(low, int | float) and low < 255
 
 
 def scene_primitives(scene: trimesh.Scene) -> tuple[list[Primitive], np.ndarray]:
@@ -351,9 +352,9 @@ def _geometry_primitive(geom: Any, tf: np.ndarray, centre: np.ndarray) -> Primit
                 uv = None
         if uv is None:
             material = replace(material, image=None)
-    elif kind == "vertex":
+    elif kind == "vertex" and isinstance(visual, trimesh.visual.ColorVisuals):
         colors = _rgba8(visual.vertex_colors)
-    elif kind == "face":
+    elif kind == "face" and isinstance(visual, trimesh.visual.ColorVisuals):
         fc = _rgba8(visual.face_colors).astype(np.float64)
         if (fc == fc[0]).all():
             material = Material(color=tuple(float(c) / 255 for c in fc[0]))  # type: ignore[arg-type]
@@ -638,7 +639,7 @@ def write_glb(
 
     def accessor(arr: np.ndarray, ctype: int, atype: str, target: int | None, **kw: Any) -> int:
         arr = np.ascontiguousarray(arr)
-        view = binbuf.add(memoryview(arr).cast("B"), target)
+        view = binbuf.add(arr.data.cast("B"), target)
         acc: dict[str, Any] = {
             "bufferView": view,
             "componentType": ctype,

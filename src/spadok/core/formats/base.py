@@ -44,7 +44,7 @@ class PointSet:
 
     def __post_init__(self) -> None:
         if self.count < 0:
-            self.count = int(len(self.positions))
+            self.count = len(self.positions)
 
 
 @dataclass

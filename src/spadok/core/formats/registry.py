@@ -85,7 +85,8 @@ def check_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         raise SpadokError("input.empty", path.name)
     if size > limits.max_file_bytes:
         raise SpadokError(
-            "input.too_large", f"{path.name} is {size:,} bytes, the limit is {limits.max_file_bytes:,}"
+            "input.too_large",
+            f"{path.name} is {size:,} bytes, the limit is {limits.max_file_bytes:,}",
         )
 
 

@@ -5,6 +5,16 @@ every object of every root is read back and hashed with sha512 against the
 inventories; a bad copy is restored from a root where the same bytes are good
 (proved by digest while copying) and checked again. Hashing runs on a thread
 pool: hashlib releases the GIL, so N threads hash about N files at once.
+
+Write-once roots (S3 Object Lock): an original deleted behind spadok's back
+with a plain DELETE only got a delete marker; the retained version is still in
+the bucket, but listings and reads no longer see it. The audit treats it like
+any missing file: reported "missing" in that root and restored from another
+root (the restored copy is retained again). Recovering the old version by its
+id is left to a human (it needs the bucket's version history, which spadok
+does not read). Retained files that a crashed ingest left behind, of an object
+that exists on no root, are reported "unexpected" (they cannot be removed
+before their retention ends).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from spadok.core.preservation.ocfl import (
     OcflStore,
     committed_keys,
     parse_sidecar,
+    retained,
     sidecar_bytes,
     version_number,
 )
@@ -154,6 +165,7 @@ def audit(stores: list[OcflStore], *, workers: int = 2, repair: bool = False) ->
                 report.issues.append(Issue(scan.store.url, "", key, UNEXPECTED, "not OCFL"))
         for root, obj in scan.objects.items():
             jobs += _check_object(scan, root, obj, report)
+    _report_leftovers(scans, report)
 
     all_roots = sorted({r for scan in scans for r in scan.objects})
     report.objects_checked = len(all_roots)
@@ -195,6 +207,8 @@ def _check_object(scan: _Scan, root: str, obj: _Object, report: AuditReport) -> 
     """Inventories, declaration and file list of one object; returns the files to hash."""
     url = scan.store.url
     storage = scan.store.storage
+    if _never_committed(root, obj):
+        return []  # judged once every root is scanned (_report_leftovers)
     try:
         obj.loaded = scan.store.load_inventory(root)
     except (OcflError, OSError, ValueError) as exc:
@@ -247,6 +261,42 @@ def _check_object(scan: _Scan, root: str, obj: _Object, report: AuditReport) -> 
             pass
         report.issues.append(Issue(url, oid, key, UNEXPECTED, detail))
     return jobs
+
+
+def _never_committed(root: str, obj: _Object) -> bool:
+    """Only v1 files, no inventory and no declaration: what a crashed new object leaves."""
+    return (
+        f"{root}/{INVENTORY}" not in obj.keys
+        and f"{root}/{OBJECT_DECL}" not in obj.keys
+        and all(k[len(root) + 1 :].startswith("v1/") for k in obj.keys)
+    )
+
+
+def _report_leftovers(scans: list[_Scan], report: AuditReport) -> None:
+    """Files of never-committed objects: missing here if another root has the object."""
+    for scan in scans:
+        for root, obj in scan.objects.items():
+            if obj.loaded is not None or not _never_committed(root, obj):
+                continue
+            elsewhere = any(
+                s is not scan and root in s.objects and s.objects[root].loaded is not None
+                for s in scans
+            )
+            if elsewhere:
+                report.issues.append(
+                    Issue(scan.store.url, root, f"{root}/{INVENTORY}", MISSING, "no inventory")
+                )
+                continue
+            for key in sorted(obj.keys):
+                report.issues.append(
+                    Issue(
+                        scan.store.url,
+                        root,
+                        key,
+                        UNEXPECTED,
+                        "left by an interrupted ingest (recover() removes it unless retained)",
+                    )
+                )
 
 
 def _compare_replicas(scans: list[_Scan], roots: list[str], report: AuditReport) -> None:
@@ -372,17 +422,29 @@ def _object_sound(store: OcflStore, root: str) -> bool:
     return True
 
 
-def copy_verified(src: OcflStore, dst: OcflStore, key: str, digest: str) -> bool:
-    """Copy one file between roots only if the bytes copied have ``digest``."""
+def copy_verified(
+    src: OcflStore, dst: OcflStore, key: str, digest: str, *, retain: bool | None = None
+) -> bool:
+    """Copy one file between roots only if the bytes copied have ``digest``.
+
+    ``retain`` (by default: when the key is an original, see :func:`ocfl.retained`)
+    writes the copy under the destination's retention, as the ingest did.
+    """
+    if retain is None:
+        root = layout.object_root_of_key(key)
+        retain = root is not None and retained(key[len(root) + 1 :])
     local = src.storage.local_path(key)
     if local is not None:
         source = HashingPath.of(local, DIGEST)
         if hash_key(src.storage, key)[0][DIGEST] != digest:
             return False
-        dst.storage.put_file(key, source)
+        dst.storage.put_file(key, source, retain=retain)
         copied = source.copied_digest()
         if copied is not None and copied[0] != digest:
-            dst.storage.delete(key)
+            try:
+                dst.storage.delete(key)
+            except PermissionError:
+                log.warning("%s: a bad copy of %s is retained; left in place", dst.url, key)
             return False
         return True
     with tempfile.TemporaryDirectory(prefix="spadok-copy-") as tmp:
@@ -394,7 +456,7 @@ def copy_verified(src: OcflStore, dst: OcflStore, key: str, digest: str) -> bool
                 out.write(chunk)
         if h.hexdigest() != digest:
             return False
-        dst.storage.put_file(key, path)
+        dst.storage.put_file(key, path, retain=retain)
     return True
 
 
