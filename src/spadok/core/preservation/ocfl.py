@@ -26,6 +26,17 @@ and (on local disk) temp files and empty folders. It runs lazily before every
 write to an object. There must be one writer per object at a time (the caller
 serialises jobs per object): recovery would otherwise remove another writer's
 uncommitted files.
+
+Write-once originals: the content files of ``v1`` (the originals as they
+arrived) are written with ``retain=True`` (see :func:`retained`); a storage
+root with the write-once option keeps them under a retention period, so that
+nobody can delete them early. Nothing else is retained: inventories are
+rewritten at every commit, and derivatives and metadata (which may name people
+and must stay erasable) come in later versions or under ``metadata/``. A
+retained file that a crash left uncommitted cannot be removed by recovery
+before its retention ends: recovery leaves it (logged; the audit reports it as
+"unexpected"), and a retry of the same ingest writes it again, which a
+versioned, locked bucket allows (a new version on top of the retained one).
 """
 
 from __future__ import annotations
@@ -64,6 +75,28 @@ METADATA_RECORD = "metadata/record.json"
 METADATA_EVENTS = "metadata/events.jsonl"
 
 VERSION_RE = re.compile(r"^v([1-9][0-9]*)$")
+
+
+def retained(content_path: str) -> bool:
+    """Whether a content file is written under retention (the write-once option).
+
+    ``content_path`` is relative to the object root (``v1/content/original/a.obj``).
+    The originals are v1's content; v1's ``metadata/`` files are records spadok made.
+    """
+    return content_path.startswith("v1/content/") and not content_path.startswith(
+        "v1/content/metadata/"
+    )
+
+
+def metadata_files(
+    record: dict[str, Any], events: Sequence[dict[str, Any]]
+) -> list[tuple[bytes, str]]:
+    """The descriptive record and the event log as (bytes, logical path) of an object."""
+    events_raw = b"".join(
+        json.dumps(e, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        for e in events
+    )
+    return [(_json(record), METADATA_RECORD), (events_raw, METADATA_EVENTS)]
 
 
 class OcflError(Exception):
@@ -361,13 +394,7 @@ class OcflStore:
         With them the catalogue can be rebuilt from storage alone. Returns the new
         version, or None when both are unchanged (no empty versions).
         """
-        record_raw = _json(record)
-        events_raw = b"".join(
-            json.dumps(e, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-            + b"\n"
-            for e in events
-        )
-        wanted = [(record_raw, METADATA_RECORD), (events_raw, METADATA_EVENTS)]
+        wanted = metadata_files(record, events)
         if not self.exists(object_id):
             return self.create_object(
                 object_id,
@@ -467,7 +494,7 @@ class OcflStore:
             if a.sha512 in manifest:
                 continue  # forward delta: these bytes are already kept
             content_path = f"{version}/content/{a.logical}"
-            self._put_verified(f"{root}/{content_path}", a)
+            self._put_verified(f"{root}/{content_path}", a, retain=retained(content_path))
             manifest[a.sha512] = [content_path]
             fixity.setdefault(a.sha256, []).append(content_path)
 
@@ -489,20 +516,35 @@ class OcflStore:
             self.storage.put_bytes(f"{root}/{OBJECT_DECL}", OBJECT_DECL_BODY)
         return version
 
-    def _put_verified(self, key: str, a: _Addition) -> None:
+    def _put_verified(self, key: str, a: _Addition, *, retain: bool = False) -> None:
         """Store one content file and prove the stored bytes are the ones hashed."""
         if a.data is not None:
-            self.storage.put_bytes(key, a.data)
+            self.storage.put_bytes(key, a.data, retain=retain)
             return
         assert a.path is not None
         source = HashingPath.of(a.path, DIGEST)
-        self.storage.put_file(key, source)
+        self.storage.put_file(key, source, retain=retain)
         copied = source.copied_digest()
         if copied is None:  # the backend did not read through our path: read the copy back
             copied = (hash_key(self.storage, key)[0][DIGEST], self.storage.size(key))
         if copied != (a.sha512, a.size):
-            self.storage.delete(key)
+            self._delete_uncommitted(key)
             raise OcflError("ocfl.changed_during_copy", f"{a.path} changed while it was stored")
+
+    def _delete_uncommitted(self, key: str) -> bool:
+        """Delete a file no inventory names; a retained one is left (and logged)."""
+        try:
+            self.storage.delete(key)
+        except PermissionError as exc:
+            log.warning(
+                "%s: %s is uncommitted but retained, so it stays until its retention ends"
+                " (the audit reports it as unexpected): %s",
+                self.url,
+                key,
+                exc,
+            )
+            return False
+        return True
 
     # -- recovery ----------------------------------------------------------------------
 
@@ -556,8 +598,7 @@ class OcflStore:
                 first = key[len(root) + 1 :].split("/", 1)[0]
                 if VERSION_RE.match(first) and key not in keep:
                     removed.append(key)
-        for key in removed:
-            self.storage.delete(key)
+        removed = [key for key in removed if self._delete_uncommitted(key)]
         if removed:
             log.info(
                 "%s: recovery removed %d uncommitted files in %s", self.url, len(removed), root

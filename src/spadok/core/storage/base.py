@@ -4,6 +4,13 @@ Keys are POSIX-style relative paths ("captures/<id>/original/model.obj").
 Every write is atomic: a reader sees the whole object or none of it.
 :class:`Replicated` writes to every root, primary first, and reads from the
 first root that has the object.
+
+Write-once option: ``put_file``/``put_bytes`` take ``retain=True`` for objects
+that must outlive an intruder (the originals). A root configured for it keeps
+them under a retention period (S3 Object Lock: see :mod:`.s3`); on a local
+folder retention is only a read-only file mode (see :mod:`.local`); a root
+without the option ignores it. Deleting a retained object raises
+:class:`PermissionError`: it never silently succeeds.
 """
 
 from __future__ import annotations
@@ -57,11 +64,11 @@ class Storage(ABC):
     url: str
 
     @abstractmethod
-    def put_file(self, key: str, path: Path) -> None:
-        """Copy a local file to ``key`` atomically."""
+    def put_file(self, key: str, path: Path, *, retain: bool = False) -> None:
+        """Copy a local file to ``key`` atomically (``retain``: write-once, see above)."""
 
     @abstractmethod
-    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def put_bytes(self, key: str, data: bytes, *, retain: bool = False) -> None: ...
 
     @abstractmethod
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
@@ -74,7 +81,8 @@ class Storage(ABC):
     def size(self, key: str) -> int: ...
 
     @abstractmethod
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove the object (absent: nothing to do); PermissionError if it is retained."""
 
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[str]:
@@ -133,6 +141,8 @@ class Replicated(Storage):
         try:
             fn(self.primary)
         except OSError as exc:
+            if action == "delete" and isinstance(exc, PermissionError):
+                raise  # a retained object: the caller decides (it is not an outage)
             raise SpadokError("storage.unavailable", f"{self.primary.url}: {exc}") from exc
         for i, replica in enumerate(self.roots[1:], start=1):
             if self._down_until.get(i, 0.0) > time.monotonic():
@@ -140,17 +150,19 @@ class Replicated(Storage):
                 continue
             try:
                 fn(replica)
+            except PermissionError:  # a retained object there: refused, yet the replica is up
+                log.warning("replica %s refused %s of %s", replica.url, action, key, exc_info=True)
             except Exception:
                 self._down_until[i] = time.monotonic() + self.retry_after_s
                 log.warning("replica %s missed %s of %s", replica.url, action, key, exc_info=True)
             else:
                 self._down_until.pop(i, None)
 
-    def put_file(self, key: str, path: Path) -> None:
-        self._each("write", key, lambda s: s.put_file(key, path))
+    def put_file(self, key: str, path: Path, *, retain: bool = False) -> None:
+        self._each("write", key, lambda s: s.put_file(key, path, retain=retain))
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self._each("write", key, lambda s: s.put_bytes(key, data))
+    def put_bytes(self, key: str, data: bytes, *, retain: bool = False) -> None:
+        self._each("write", key, lambda s: s.put_bytes(key, data, retain=retain))
 
     def delete(self, key: str) -> None:
         self._each("delete", key, lambda s: s.delete(key))

@@ -1,4 +1,12 @@
-"""Storage in a local folder: write to a temporary name, fsync, rename."""
+"""Storage in a local folder: write to a temporary name, fsync, rename.
+
+``retain=True`` only makes the file read-only (mode 0444). That is a
+best-effort guard against a careless overwrite in place, NOT write-once
+storage: the owner of the folder (and root) can still change the mode, replace
+or delete the file, and :meth:`LocalStorage.delete` does delete it. Real
+retention needs S3 Object Lock (``s3://...?lock=compliance&retention_days=N``)
+or a write-once medium.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ class LocalStorage(Storage):
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def _atomic(self, key: str, write) -> None:  # type: ignore[no-untyped-def]
+    def _atomic(self, key: str, write, mode: int = 0o644) -> None:  # type: ignore[no-untyped-def]
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".part")
@@ -31,22 +39,22 @@ class LocalStorage(Storage):
                 write(out)
                 out.flush()
                 os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, mode)
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         _fsync_dir(dest.parent)
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, *, retain: bool = False) -> None:
         def write(out: BinaryIO) -> None:
             with path.open("rb") as src:
                 shutil.copyfileobj(src, out, 4 * 1024 * 1024)
 
-        self._atomic(key, write)
+        self._atomic(key, write, _mode(retain))
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self._atomic(key, lambda out: out.write(data))
+    def put_bytes(self, key: str, data: bytes, *, retain: bool = False) -> None:
+        self._atomic(key, lambda out: out.write(data), _mode(retain))
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         return self._path(key).open("rb")
@@ -73,6 +81,10 @@ class LocalStorage(Storage):
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+
+def _mode(retain: bool) -> int:
+    return 0o444 if retain else 0o644
 
 
 def _fsync_dir(path: Path) -> None:
