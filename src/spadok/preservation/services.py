@@ -35,6 +35,14 @@ from spadok.preservation.models import AuditRun, EventType, Outcome, Preservatio
 log = logging.getLogger(__name__)
 
 AGENT = f"spadok {__version__}"
+
+
+def agent_address() -> str:
+    """The OCFL version's user address: the archive's contact, else spadok's URN."""
+    email = settings.SPADOK.contact_email
+    return f"mailto:{email}" if email else "urn:spadok:software"
+
+
 ORIGINAL_DIR = "original/"
 ARRIVAL = "metadata/arrival.json"
 
@@ -117,6 +125,7 @@ def object_create(
             add_bytes=[(arrival_raw, ARRIVAL)],
             message="ingest: the originals as they arrived",
             user_name=AGENT,
+            user_address=agent_address(),
         )
     except OSError as exc:
         from spadok.core.errors import SpadokError
@@ -137,7 +146,14 @@ def object_add_files(
     store = primary()
     blobs = metadata_files(record, events or []) if record is not None else []
     try:
-        store.add_version(object_id, add=files, add_bytes=blobs, message=message, user_name=AGENT)
+        store.add_version(
+            object_id,
+            add=files,
+            add_bytes=blobs,
+            message=message,
+            user_name=AGENT,
+            user_address=agent_address(),
+        )
     except OSError as exc:
         from spadok.core.errors import SpadokError
 
@@ -178,6 +194,7 @@ def object_write_metadata(*, object_id: str, record: dict[str, Any]) -> str | No
         [e.as_premis() for e in events],
         message="metadata: record and preservation events",
         user_name=AGENT,
+        user_address=agent_address(),
     )
     PreservationEvent.objects.filter(id__in=[e.id for e in events]).update(in_object=True)
     return version
@@ -276,10 +293,12 @@ def audit_run(*, repair: bool, trigger: str) -> AuditRun:
         run.repaired = sum(1 for i in report.issues if i.repaired)
         run.report = data
         run.save()
-    # Problems and repairs go into the objects now; routine successful checks go in
-    # with the object's next version (no new version per object per audit).
-    for object_id in by_object:
-        _flush_events(object_id)
+    # With repair, problems and repairs go into the objects now; routine successful
+    # checks go in with the object's next version (no new version per object per
+    # audit). A plain audit only reads: it never writes to a root it found damaged.
+    if repair:
+        for object_id in by_object:
+            _flush_events(object_id)
     return run
 
 
@@ -295,11 +314,14 @@ def _object_ids_checked(all_stores: list[OcflStore]) -> list[str]:
 
 def _flush_events(object_id: str) -> None:
     from spadok.catalogue import services as catalogue
+    from spadok.catalogue.models import Capture
 
+    if not Capture.objects.filter(id=object_id).exists():
+        return  # a stray file, or an object the catalogue does not list (yet)
     try:
         catalogue.capture_write_metadata(capture_id=object_id)
-    except Exception:
-        log.warning("could not write events into %s", object_id, exc_info=True)
+    except Exception as exc:
+        log.warning("could not write events into %s: %s", object_id, exc)
 
 
 def audit_due() -> bool:
