@@ -224,3 +224,8 @@ def test_a_job_whose_worker_was_killed_is_redone_once(
     assert journal.read_text().count("start") == 2
     assert Capture.objects.get(id=capture.id).attempts == 2
     _assert_ready_with_one_set_of_derivatives(capture.id)
+    # The object holds exactly one committed set of derivatives and is valid OCFL.
+    from spadok.core.storage.local import LocalStorage
+    from tests.core.ocfl_helpers import assert_valid
+
+    assert_valid(LocalStorage(storage_root), allow=("W005",))

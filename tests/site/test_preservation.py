@@ -45,6 +45,7 @@ def two_roots(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     return primary, replica, spadok_env(storage=f"{primary.as_uri()},{replica.as_uri()}")
 
 
+@pytest.mark.db_both
 def test_ingest_writes_a_valid_object_with_its_events_in_every_root(two_roots) -> None:
     from spadok.catalogue.models import Capture
     from spadok.preservation.models import PreservationEvent
@@ -162,6 +163,7 @@ def test_a_replica_that_was_down_catches_up(s3_server, tmp_path: Path) -> None:
         assert body.read() == (primary / original["key"]).read_bytes()
 
 
+@pytest.mark.db_both
 def test_rebuild_index_brings_back_the_same_catalogue(two_roots) -> None:
     from django.db import connection
 
@@ -279,6 +281,7 @@ def test_export_writes_one_valid_bag_per_record(two_roots, tmp_path: Path) -> No
     assert missing.returncode == 2 and "r-nope" in missing.stderr
 
 
+@pytest.mark.db_both
 def test_scheduled_audits_are_queued_once_however_many_workers(settings) -> None:
     from django_tasks_db.models import DBTaskResult
 
