@@ -100,6 +100,19 @@ def _result_error(label: str, error: Any) -> dict[str, Any]:
     }
 
 
+def check_storage() -> None:
+    """Check at start-up what each storage root promises (e.g. write-once originals)."""
+    from spadok.catalogue.storage import get_storage
+
+    for root in get_storage().roots:
+        check = getattr(root, "check_lock", None)
+        if check is not None:
+            try:
+                check()
+            except OSError:
+                pass  # unreachable now: the write path reports it, replicas catch up
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from django.conf import settings
 
@@ -413,10 +426,17 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("spadok").setLevel(logging.INFO if args.verbose else logging.WARNING)
     from django.db.utils import OperationalError
 
+    from spadok.config import ConfigError
+
     try:
+        if args.command in {"serve", "worker", "ingest", "audit"}:
+            check_storage()
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except ConfigError as exc:  # e.g. write-once asked of a bucket without Object Lock
+        print(f"spadok: configuration error: {exc}", file=sys.stderr)
+        return 2
     except OperationalError as exc:  # a database that is down or refuses us: no traceback
         from django.conf import settings
 
