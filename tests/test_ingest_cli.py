@@ -104,6 +104,18 @@ def test_every_shared_file_ingests_or_fails_clearly(tmp_path: Path) -> None:
     assert len(ok) >= 60, (len(ok), len(errors))
     for r in ok:
         assert Path(r["files"]["original"]).is_file()
+    # Every web copy of every real file passes the Khronos glTF validator.
+    from spadok.core.derive.validate import validate_many
+
+    web = [Path(p) for r in ok for role, p in r["files"].items() if role.startswith("web-")]
+    assert len(web) >= len(ok) - 5  # a stored-only USDZ has none
+    reports = validate_many(web)
+    failing = [
+        (str(p), rep["errors"], rep["messages"][:3])
+        for p, rep in zip(web, reports, strict=True)
+        if rep["errors"]
+    ]
+    assert failing == []
     # The known-broken files are reported, not ingested.
     broken = {Path(r["input"]).name: r for r in results}
     assert broken["bad-crc.e57"]["status"] == "error"
