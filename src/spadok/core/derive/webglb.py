@@ -428,24 +428,11 @@ def simplify_primitive(
     idx = np.ascontiguousarray(prim.indices, dtype=np.uint32)
     pos = np.ascontiguousarray(prim.positions, dtype=np.float32)
     dest = np.empty(len(idx), np.uint32)
-    err = np.zeros(1, np.float32)
-    if sloppy:
-        count, error = 0, 0.0
-    else:
-        count, error = _simplify(dest, idx, pos, target_triangles * 3, 0)
+    target = target_triangles * 3
+    count, error = (0, 0.0) if sloppy else _run(mo.simplify, dest, idx, pos, target, options=0)
     if sloppy or count // 3 > target_triangles:
-        count = mo.simplify_sloppy(
-            dest,
-            idx,
-            pos,
-            index_count=len(idx),
-            vertex_count=len(pos),
-            vertex_positions_stride=12,
-            target_index_count=target_triangles * 3,
-            target_error=1.0,
-            result_error=err,
-        )
-        error = max(error, float(err[0]))
+        count, sloppy_error = _run(mo.simplify_sloppy, dest, idx, pos, target, max_error=1.0)
+        error = max(error, sloppy_error)
     if count == 0:  # collapsed entirely: keep a sloppy, tiny version rather than nothing
         return prim, 0.0
     out = compact(prim, dest[:count].copy())
@@ -453,15 +440,19 @@ def simplify_primitive(
     return out, error
 
 
-def _simplify(
-    dest: np.ndarray, idx: np.ndarray, pos: np.ndarray, target_indices: int, options: int
+def _run(
+    simplifier: Any,
+    dest: np.ndarray,
+    idx: np.ndarray,
+    pos: np.ndarray,
+    target_indices: int,
+    max_error: float = SIMPLIFY_MAX_ERROR,
+    **options: int,
 ) -> tuple[int, float]:
-    """One call of meshoptimizer's simplifier (ctypes: it runs outside the GIL)."""
-    import meshoptimizer as mo
-
+    """One call of a meshoptimizer simplifier; returns the index count and the error."""
     err = np.zeros(1, np.float32)
     # The wrapper takes len(indices) as the index count: always pass a flat array.
-    count = mo.simplify(
+    count = simplifier(
         dest,
         idx,
         pos,
@@ -469,9 +460,9 @@ def _simplify(
         vertex_count=len(pos),
         vertex_positions_stride=12,
         target_index_count=target_indices,
-        target_error=SIMPLIFY_MAX_ERROR,
-        options=options,
+        target_error=max_error,
         result_error=err,
+        **options,
     )
     return int(count), float(err[0])
 
