@@ -138,7 +138,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-def _split_glb(data: bytes, path: Path) -> tuple[dict[str, Any], bytes | None]:
+def _split_glb(data: bytes, path: Path) -> tuple[dict[str, Any], memoryview | None]:
     if len(data) < 20:
         raise SpadokError("format.corrupt", f"{path.name}: GLB header is truncated")
     _magic, version, length = struct.unpack_from("<4sII", data, 0)
@@ -150,15 +150,16 @@ def _split_glb(data: bytes, path: Path) -> tuple[dict[str, Any], bytes | None]:
         )
     offset = 12
     doc: dict[str, Any] | None = None
-    bin_chunk: bytes | None = None
+    bin_chunk: memoryview | None = None
+    view = memoryview(data)  # slices share the file's bytes: a big GLB is not copied
     while offset + 8 <= length:
         clen, ctype = struct.unpack_from("<II", data, offset)
-        chunk = data[offset + 8 : offset + 8 + clen]
+        chunk = view[offset + 8 : offset + 8 + clen]
         if len(chunk) != clen:
             raise SpadokError("format.corrupt", f"{path.name}: GLB chunk is truncated")
         if ctype == _JSON_CHUNK and doc is None:
             try:
-                doc = json.loads(chunk.decode("utf-8"))
+                doc = json.loads(bytes(chunk).decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise SpadokError("format.corrupt", f"{path.name}: bad JSON chunk") from exc
         elif ctype == _BIN_CHUNK and bin_chunk is None:
@@ -196,14 +197,14 @@ def _fetch(uri: str, resolver: Resolver) -> bytes:
 
 def _rebuild(
     doc: dict[str, Any],
-    bin_chunk: bytes | None,
+    bin_chunk: bytes | memoryview | None,
     resolver: Resolver,
     path: Path,
     warnings: list[str],
     textures: list[dict[str, Any]],
 ) -> bytes:
     """One self-contained GLB that trimesh can read, from a glTF and its side files."""
-    buffers: list[bytes | None] = []
+    buffers: list[bytes | memoryview | None] = []
     for i, buf in enumerate(doc.get("buffers", [])):
         fallback = bool(
             buf.get("extensions", {}).get("EXT_meshopt_compression", {}).get("fallback")
@@ -227,7 +228,7 @@ def _rebuild(
 
     out = bytearray()
 
-    def append(blob: bytes) -> tuple[int, int]:
+    def append(blob: bytes | memoryview) -> tuple[int, int]:
         out.extend(b"\x00" * (-len(out) % 8))
         start = len(out)
         out.extend(blob)
@@ -236,6 +237,7 @@ def _rebuild(
     views: list[dict[str, Any]] = []
     for i, view in enumerate(doc.get("bufferViews", [])):
         ext = view.get("extensions", {}).get("EXT_meshopt_compression")
+        blob: bytes | memoryview
         if ext is not None:
             blob = _decode_meshopt(ext, buffers, path)
         else:
@@ -243,7 +245,7 @@ def _rebuild(
             if src is None:
                 raise SpadokError("format.corrupt", f"{path.name}: bufferView {i} has no buffer")
             start = int(view.get("byteOffset", 0))
-            blob = bytes(src[start : start + int(view["byteLength"])])
+            blob = memoryview(src)[start : start + int(view["byteLength"])]
             if len(blob) != int(view["byteLength"]):
                 raise SpadokError("format.corrupt", f"{path.name}: bufferView {i} is truncated")
         offset, length = append(blob)
@@ -261,20 +263,23 @@ def _rebuild(
     for key in ("extensionsUsed", "extensionsRequired"):
         if key in doc:
             doc[key] = [e for e in doc[key] if e not in _DECODED_EXTENSIONS]
-    return _glb_bytes(doc, bytes(out))
+    return _glb_bytes(doc, out)
 
 
-def _glb_bytes(doc: dict[str, Any], binary: bytes) -> bytes:
+def _glb_bytes(doc: dict[str, Any], binary: bytes | bytearray) -> bytes:
     js = json.dumps(doc, separators=(",", ":")).encode("utf-8")
     js += b" " * (-len(js) % 4)
-    binary += b"\x00" * (-len(binary) % 4)
-    chunks = struct.pack("<II", len(js), _JSON_CHUNK) + js
+    pad = b"\x00" * (-len(binary) % 4)
+    parts: list[bytes | bytearray] = [struct.pack("<II", len(js), _JSON_CHUNK), js]
     if binary:
-        chunks += struct.pack("<II", len(binary), _BIN_CHUNK) + binary
-    return struct.pack("<4sII", GLB_MAGIC, 2, 12 + len(chunks)) + chunks
+        parts += [struct.pack("<II", len(binary) + len(pad), _BIN_CHUNK), binary, pad]
+    size = 12 + sum(len(p) for p in parts)
+    return b"".join([struct.pack("<4sII", GLB_MAGIC, 2, size), *parts])
 
 
-def _decode_meshopt(ext: dict[str, Any], buffers: list[bytes | None], path: Path) -> bytes:
+def _decode_meshopt(
+    ext: dict[str, Any], buffers: list[bytes | memoryview | None], path: Path
+) -> bytes:
     """Decode one EXT_meshopt_compression buffer view to its plain bytes.
 
     The ``meshoptimizer`` wrapper (0.2.30a0) crashes when asked for uint16
