@@ -33,23 +33,26 @@ def _setup_django() -> None:
 
 
 def ensure_migrated() -> None:
-    """Bring the database schema up to date; safe when several processes start at once."""
+    """Bring the schema and the cache table up to date; safe when several processes start."""
     from django.core.management import call_command
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    executor = MigrationExecutor(connection)
-    if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        return
+    def migrate() -> None:
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)  # quick when it exists
+
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(7470514)")
             try:
-                call_command("migrate", interactive=False, verbosity=0)
+                migrate()
             finally:
                 cur.execute("SELECT pg_advisory_unlock(7470514)")
     else:
-        call_command("migrate", interactive=False, verbosity=0)
+        migrate()
 
 
 def _storage_path(key: str) -> str:

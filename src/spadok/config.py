@@ -60,6 +60,13 @@ class Config:
     organization: str  # named in exported packages
     contact_email: str
     extra: dict[str, str] = field(default_factory=dict)
+    upload_bytes_per_day: int = 20 * 1024**3  # per user, over the last 24 hours
+    upload_expiry_hours: int = 72  # an unfinished upload is dropped this long after its last byte
+    upload_dir: Path | None = None  # part files of resumable uploads; None: $SPADOK_HOME/uploads
+
+    @property
+    def uploads_path(self) -> Path:
+        return self.upload_dir or self.home / "uploads"
 
     @property
     def profile(self) -> str:
@@ -182,7 +189,20 @@ def load(env: dict[str, str] | None = None) -> Config:
         audit_interval_hours=_int(env, "SPADOK_AUDIT_INTERVAL_HOURS", 168),
         organization=env.get("SPADOK_ORGANIZATION", "").strip() or "spadok archive",
         contact_email=env.get("SPADOK_CONTACT_EMAIL", "").strip(),
+        upload_bytes_per_day=_int(env, "SPADOK_UPLOAD_BYTES_PER_DAY", 20 * 1024**3),
+        upload_expiry_hours=_int(env, "SPADOK_UPLOAD_EXPIRY_HOURS", 72),
+        upload_dir=_upload_dir(env),
     )
+
+
+def _upload_dir(env: dict[str, str]) -> Path | None:
+    raw = env.get("SPADOK_UPLOAD_DIR", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise ConfigError(f"SPADOK_UPLOAD_DIR={raw!r} must be an absolute path")
+    return path
 
 
 def _embedded_secret(home: Path) -> str:
@@ -198,3 +218,44 @@ def _embedded_secret(home: Path) -> str:
         fh.write(value)
     os.replace(tmp, path)
     return value
+
+
+def env_bool(name: str, default: bool, env: dict[str, str] | None = None) -> bool:
+    """A true/false variable from the environment; ConfigError on anything else."""
+    return _bool(dict(os.environ if env is None else env), name, default)
+
+
+def email_settings(url: str) -> dict[str, object]:
+    """Django's e-mail settings from SPADOK_EMAIL_URL.
+
+    Empty: mail is printed to the console (the embedded profile has no mail server).
+    ``smtp://user:pass@host:587`` (STARTTLS), ``smtps://user:pass@host:465`` (TLS),
+    ``console://`` or ``locmem://``.
+    """
+    if not url:
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme in {"console", "locmem"}:
+        return {"EMAIL_BACKEND": f"django.core.mail.backends.{parsed.scheme}.EmailBackend"}
+    if parsed.scheme not in {"smtp", "smtps"} or not parsed.hostname:
+        raise ConfigError(
+            f"SPADOK_EMAIL_URL={redact_url(url)!r}: use smtp://user:pass@host:587, "
+            "smtps://user:pass@host:465, console:// or locmem://"
+        )
+    try:
+        port = parsed.port
+    except ValueError:
+        raise ConfigError(
+            f"SPADOK_EMAIL_URL={redact_url(url)!r}: the port is not a number"
+        ) from None
+    tls = parsed.scheme == "smtps"
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parsed.hostname,
+        "EMAIL_PORT": port or (465 if tls else 587),
+        "EMAIL_HOST_USER": urllib.parse.unquote(parsed.username or ""),
+        "EMAIL_HOST_PASSWORD": urllib.parse.unquote(parsed.password or ""),
+        "EMAIL_USE_SSL": tls,
+        "EMAIL_USE_TLS": not tls,
+        "EMAIL_TIMEOUT": 30,
+    }

@@ -15,6 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from spadok.jobs.models import Schedule
 from spadok.preservation.models import AuditRun, EventType, Outcome, PreservationEvent
+from tests.accounts.mfa import add_totp, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +47,11 @@ def anon() -> Client:
 
 @pytest.fixture
 def staff_user(django_user_model):  # type: ignore[no-untyped-def]
-    return django_user_model.objects.create_user(
+    user = django_user_model.objects.create_user(
         username="archivist", password="correct horse battery", is_staff=True
     )
+    add_totp(user)  # staff must have a second factor (spadok.accounts.middleware)
+    return user
 
 
 @pytest.fixture
@@ -109,21 +112,27 @@ def test_sign_in_and_out(anon, staff_user, storage_root) -> None:
     assert 'name="password"' in body and 'name="csrfmiddlewaretoken"' in body
     assert f'name="next" value="{ARCHIVE}"' in body
 
-    response = anon.post(reverse("login"), {"username": "archivist", "password": "wrong"})
+    response = anon.post(reverse("login"), {"login": "archivist", "password": "wrong"})
     assert response.status_code == 200
-    assert "did not match" in response.content.decode()
+    assert "are not correct" in response.content.decode()
 
     response = anon.post(
         reverse("login"),
-        {"username": "archivist", "password": "correct horse battery", "next": ARCHIVE},
+        {"login": "archivist", "password": "correct horse battery", "next": ARCHIVE},
     )
+    # staff have a second factor: the authenticator app's code comes next
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_authenticate")
+    response = anon.post(reverse("mfa_authenticate"), {"code": totp_code(staff_user)})
     assert response.status_code == 302 and response["Location"] == ARCHIVE
     body = _page(anon, reverse("catalogue:home"))
-    assert "Signed in as archivist" in body
+    assert f'Signed in as <a href="/account/">{staff_user.profile.display_name}</a>' in body
+    assert "archivist" not in body  # the display name only, never the user name
     assert f'action="{reverse("logout")}" method="post"' in body
     assert f'href="{ARCHIVE}"' in body  # the staff link in the header
 
-    assert anon.get(reverse("logout")).status_code == 405  # sign out is a POST only
+    # a GET only asks to confirm: signing out is a POST
+    assert 'method="post"' in _page(anon, reverse("logout"))
+    assert "Signed in as" in _page(anon, reverse("catalogue:home"))
     response = anon.post(reverse("logout"))
     assert response.status_code == 302 and response["Location"] == reverse("catalogue:home")
     body = _page(anon, reverse("catalogue:home"))
@@ -322,6 +331,7 @@ def test_staff_see_the_history_in_json_neither(staff, make_capture) -> None:
 
 def test_admin_lists_the_archive_read_only(django_user_model, make_capture) -> None:
     admin = django_user_model.objects.create_superuser(username="root", password="x" * 12)
+    add_totp(admin)
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(admin)
     capture = make_capture(title="Church")

@@ -287,8 +287,8 @@ def test_scheduled_audits_are_queued_once_however_many_workers(settings) -> None
 
     from spadok.jobs.schedule import queue_due
 
-    assert queue_due() == ["fixity-audit"]
-    assert queue_due() == []  # the next worker's heartbeat finds it already queued
+    assert "fixity-audit" in queue_due()
+    assert queue_due() == []  # the next worker's heartbeat finds them already queued
     jobs = DBTaskResult.objects.filter(task_path__endswith="run_audit")
     assert jobs.count() == 1
 

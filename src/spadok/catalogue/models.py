@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -79,6 +80,14 @@ class Capture(models.Model):
     stats = models.JSONField(default=dict)
     timings = models.JSONField(default=dict)
     attempts = models.PositiveIntegerField(default=0)
+    # Who sent it (None for the command line and for deleted accounts).
+    contributor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="captures",
+    )
 
     class Meta:
         ordering = ["-created_at"]

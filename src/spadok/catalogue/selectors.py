@@ -22,11 +22,26 @@ def record_list_public() -> QuerySet[Record]:
 
 
 def access_record(user, record_id: str) -> Record:  # type: ignore[no-untyped-def]
-    """The record if this user may see it; otherwise 404 (never say it exists)."""
+    """The record if this user may see it; otherwise 404 (never say it exists).
+
+    Everyone sees public records; a contributor also sees a draft that holds a
+    capture of theirs (an upload waiting for review).
+    """
     try:
         return record_list_public().get(id=record_id)
     except Record.DoesNotExist:
-        raise Http404("no such record") from None
+        pass
+    if user is not None and user.is_authenticated:
+        own = Record.objects.filter(
+            id=record_id, visibility=Visibility.DRAFT, captures__contributor_id=user.pk
+        ).annotate(n_captures=Count("captures", distinct=True))
+        ready = Capture.objects.filter(state=CaptureState.READY).prefetch_related(
+            Prefetch("derivatives", queryset=Derivative.objects.order_by("role"))
+        )
+        record = own.prefetch_related(Prefetch("captures", queryset=ready)).first()
+        if record is not None:
+            return record
+    raise Http404("no such record")
 
 
 def access_capture(user, record: Record, capture_id: str) -> Capture:  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from spadok.catalogue.models import Capture, CaptureState, Derivative, Record
+from spadok.catalogue.models import Capture, CaptureState, Derivative, Record, Visibility
 from spadok.catalogue.storage import get_storage
 from spadok.core import inputs, pipeline
 from spadok.core.derive.policy import POLICY_NAME, POLICY_VERSION, DerivativeFile, policy_table
@@ -281,6 +281,13 @@ def _validation_event(capture: Capture, processed: pipeline.Processed) -> Preser
         {"format": asset.format, "warnings": list(asset.warnings)[:20]},
         Outcome.WARNING if asset.warnings else Outcome.SUCCESS,
     )
+
+
+def record_create(*, title: str, visibility: str = Visibility.DRAFT) -> Record:
+    """A new record with no captures yet (its first capture follows)."""
+    record = Record(title=title.strip()[:300] or "Untitled scan", visibility=visibility)
+    record.save(force_insert=True)
+    return record
 
 
 def capture_create_received(*, record: Record, files: list[Original], source_name: str) -> Capture:
