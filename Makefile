@@ -42,7 +42,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: apt $(VENV)/.runtime node_modules/.installed
+# Uppy is ESM-only: one esbuild run bundles the upload page's script and CSS
+# (src/spadok/site/static_src/upload.js) into build/, which is not committed.
+UPLOAD_BUNDLE := build/static/uploads/upload.js
+$(UPLOAD_BUNDLE): node_modules/.installed src/spadok/site/static_src/upload.js
+	node_modules/.bin/esbuild src/spadok/site/static_src/upload.js --bundle --minify \
+	  --format=esm --target=es2020 --log-level=warning --outdir=build/static/uploads
+
+setup: apt $(VENV)/.runtime node_modules/.installed $(UPLOAD_BUNDLE)
 
 setup-dev: apt-test setup $(VENV)/.dev
 

@@ -99,6 +99,71 @@ CODES: dict[str, tuple[str, str]] = {
         "Processing failed unexpectedly: {detail}.",
         "The original is safe. Try again later, or report the capture id to the archive.",
     ),
+    # Resumable uploads (tus 1.0 at /api/uploads/); the HTTP status is in uploads/errors.py.
+    "upload.auth_required": (
+        "You must be signed in to upload.",
+        "Sign in and try again, or send a personal API token as 'Authorization: Bearer TOKEN'.",
+    ),
+    "upload.csrf_failed": (
+        "The upload was refused because the page's security token is missing or old.",
+        "Reload the upload page and try again; your upload resumes where it stopped.",
+    ),
+    "upload.too_large": (
+        "The file is too large: {detail}.",
+        "Split the scan, or ask the archive's operator to raise the limit.",
+    ),
+    "upload.quota": (
+        "You have reached your daily upload allowance: {detail}.",
+        "Try again tomorrow, or ask the archive's operator to raise your allowance.",
+    ),
+    "upload.not_found": (
+        "There is no such upload: {detail}.",
+        "Start the upload again from the beginning.",
+    ),
+    "upload.expired": (
+        "The upload was not finished in time and its part was deleted: {detail}.",
+        "Start the upload again from the beginning.",
+    ),
+    "upload.offset_mismatch": (
+        "The upload's position does not match what the server has: {detail}.",
+        "Ask the server for the current position (HEAD) and continue from there.",
+    ),
+    "upload.checksum_mismatch": (
+        "A piece of the upload arrived damaged and was discarded: {detail}.",
+        "Send that piece again; the upload continues from the same position.",
+    ),
+    "upload.content_type": (
+        "The upload piece has the wrong content type: {detail}.",
+        "Send upload pieces as 'Content-Type: application/offset+octet-stream'.",
+    ),
+    "upload.version": (
+        "This server speaks tus 1.0.0 only; the request asked for {detail}.",
+        "Use a tus 1.0 client, or send 'Tus-Resumable: 1.0.0'.",
+    ),
+    "upload.bad_request": (
+        "The upload request is not valid: {detail}.",
+        "Check the request against the tus 1.0 protocol, or use a tus client such as Uppy.",
+    ),
+    "upload.exceeds_length": (
+        "The piece would go past the end of the file: {detail}.",
+        "Send no more bytes than the Upload-Length given when the upload was created.",
+    ),
+    "upload.locked": (
+        "Another connection is still writing this upload: {detail}.",
+        "Wait a moment and try again; the earlier connection is dropped when it times out.",
+    ),
+    "upload.record_unavailable": (
+        "You cannot add a capture to the record {detail}.",
+        "Upload without a record to start a new one, or ask a curator to add you.",
+    ),
+    "upload.finished": (
+        "The upload is already filed as a capture: {detail}.",
+        "Nothing more to send. To withdraw a capture, ask the archive's curators.",
+    ),
+    "upload.digest_mismatch": (
+        "The stored file differs from the file that arrived: {detail}.",
+        "Upload the file again; the archive's operator has been told in the logs.",
+    ),
 }
 
 

@@ -26,8 +26,17 @@ def _audit() -> None:
     run_audit.enqueue(True)
 
 
+def _expire_uploads() -> None:
+    from spadok.uploads.tasks import expire_uploads
+
+    expire_uploads.enqueue()
+
+
 def periodic_jobs() -> dict[str, tuple[timedelta, Callable[[], None]]]:
-    return {"fixity-audit": (timedelta(hours=settings.SPADOK.audit_interval_hours), _audit)}
+    return {
+        "fixity-audit": (timedelta(hours=settings.SPADOK.audit_interval_hours), _audit),
+        "expire-uploads": (timedelta(hours=1), _expire_uploads),
+    }
 
 
 def queue_due() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,11 @@ INSTALLED_APPS = [
     "spadok.catalogue",
     "spadok.preservation",
     "spadok.jobs",
+    "spadok.uploads",
+    "spadok.accounts",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -45,7 +51,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "spadok.accounts.auth.TokenAuthenticationMiddleware",  # Authorization: Bearer
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "spadok.accounts.middleware.MfaRequiredMiddleware",  # after messages: it leaves one
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "spadok.site.middleware.ContentSecurityPolicyMiddleware",
 ]
@@ -90,6 +99,15 @@ def _database(url: str) -> dj_database_url.DBConfig:
 DATABASES = {"default": _database(CONFIG.database_url)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# One cache shared by every web process and machine (sign-in rate limits and
+# lock-outs must hold across them): a table in the archive's own database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "spadok_cache",
+    }
+}
+
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
@@ -117,6 +135,8 @@ STATICFILES_DIRS = [
     # model-viewer loads its meshopt decoder location as a classic <script>;
     # meshoptimizer's meshopt_decoder.cjs is the only non-module build in node_modules.
     ("vendor/meshoptimizer", NODE_MODULES / "meshoptimizer"),
+    # Uppy is ESM-only: `make` bundles static_src/upload.js here with esbuild (not committed).
+    ("uploads", PROJECT_DIR / "build" / "static" / "uploads"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -127,9 +147,9 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_MIMETYPES = {".cjs": "text/javascript", ".mjs": "text/javascript"}
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Staff (archivists and curators) sign in with django.contrib.auth's views for now.
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "preservation:archive"
+# Everyone signs in with django-allauth (see the accounts block below).
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "accounts:account"
 LOGOUT_REDIRECT_URL = "catalogue:home"
 
 SESSION_COOKIE_HTTPONLY = True
@@ -151,3 +171,46 @@ LOGGING = {
 }
 
 SPADOK = CONFIG
+
+# -- accounts: sign-up, sign-in, two-factor, tokens (spadok.accounts, django-allauth) --
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FORM_CLASS = "spadok.accounts.forms.SignupExtraForm"
+ACCOUNT_USER_DISPLAY = "spadok.accounts.selectors.user_display"  # never the user name
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_LOGOUT_ON_GET = False
+# A signed-in user sent to sign-in from a staff page sees why, instead of a redirect loop.
+ACCOUNT_AUTHENTICATED_LOGIN_REDIRECTS = False
+ACCOUNT_PREVENT_ENUMERATION = True
+# Failed sign-ins: 5 per 5 minutes per address and per account, then a lock-out.
+ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/ip,5/5m/key"}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "spadok"
+EMAIL_SUBJECT_PREFIX = "[spadok] "
+DEFAULT_FROM_EMAIL = CONFIG.contact_email or "spadok@localhost"
+try:
+    _EMAIL = _config.email_settings(os.environ.get("SPADOK_EMAIL_URL", ""))
+    HTTPS = _config.env_bool("SPADOK_HTTPS", False)
+except _config.ConfigError as exc:
+    sys.stderr.write(f"spadok: configuration error: {exc}\n")
+    raise SystemExit(2) from None
+# No mail server in the embedded profile: mail goes to the console (SPADOK_EMAIL_URL for SMTP).
+EMAIL_BACKEND = str(_EMAIL["EMAIL_BACKEND"])
+EMAIL_HOST = str(_EMAIL.get("EMAIL_HOST", "localhost"))
+EMAIL_PORT = int(str(_EMAIL.get("EMAIL_PORT", 25)))
+EMAIL_HOST_USER = str(_EMAIL.get("EMAIL_HOST_USER", ""))
+EMAIL_HOST_PASSWORD = str(_EMAIL.get("EMAIL_HOST_PASSWORD", ""))
+EMAIL_USE_TLS = bool(_EMAIL.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_EMAIL.get("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = 30
+# Behind HTTPS (SPADOK_HTTPS=true): cookies only over TLS; trust the proxy's X-Forwarded-Proto.
+if HTTPS and not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"

@@ -1,15 +1,25 @@
+from allauth.account import views as allauth_views
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from spadok.accounts import views as accounts_views
+
+# The admin signs in through allauth too (rate limits, two-factor), not its own form.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+
 urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
-    # Not redirect_authenticated_user: a signed-in user who is not staff and is sent
-    # here from a staff page would loop between the two.
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # django-allauth: sign-up, sign-in, password reset, e-mail, two-factor (/accounts/2fa/).
+    # "login" and "logout" stay as names for the same views (LOGIN_URL, templates).
+    path("accounts/login/", allauth_views.login, name="login"),
+    path("accounts/logout/", allauth_views.logout, name="logout"),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("spadok.accounts.urls")),
+    path("api/me", accounts_views.api_me, name="api-me"),
     path("admin/", admin.site.urls),
     path("archive/", include("spadok.preservation.urls")),
+    path("", include("spadok.uploads.urls")),
     path("", include("spadok.catalogue.urls")),
 ]

@@ -1,0 +1,283 @@
+"""bench/upload: a resumable (tus) upload over loopback beside a plain file copy.
+
+In one run, on the same bytes:
+
+* a plain copy (``shutil.copyfile`` and an fsync) of a large file;
+* the same file sent to ``spadok serve`` (granian) in tus PATCHes by a minimal
+  streaming client, then filed as a capture (whole-file sha256/sha512, OCFL copy),
+  while the web server's processes are sampled for their resident memory.
+
+Targets (issue "uploads"): the upload's throughput at least 50% of the copy's;
+the server's memory flat (no growth with the file's size). Run by hand:
+
+    .venv/bin/python -m bench.upload [--size-gb 2] [--chunk-mb 64]
+
+Results are printed and written to bench/results/upload.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_source(path: Path, size: int) -> None:
+    block = os.urandom(64 * MIB)
+    with path.open("wb") as fh:
+        left = size
+        while left:
+            n = min(left, len(block))
+            fh.write(block[:n])
+            left -= n
+
+
+def plain_copy(src: Path, dst: Path) -> float:
+    started = time.perf_counter()
+    shutil.copyfile(src, dst)
+    with dst.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    return time.perf_counter() - started
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of a process tree, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.peak: dict[int, int] = {}
+        self.names: dict[int, str] = {}
+        self.stop = threading.Event()
+
+    def snapshot(self) -> dict[int, int]:
+        out = {}
+        for proc in [self.root, *self.root.children(recursive=True)]:
+            try:
+                out[proc.pid] = proc.memory_info().rss
+                self.names.setdefault(proc.pid, " ".join(proc.cmdline()[:4])[-60:])
+            except Exception:  # a process that just exited
+                continue
+        return out
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for pid, rss in self.snapshot().items():
+                self.peak[pid] = max(self.peak.get(pid, 0), rss)
+            time.sleep(0.05)
+
+
+def session_cookie(home: Path) -> tuple[str, str]:
+    """A user and a session in the bench archive's database; the Cookie and CSRF token."""
+    os.environ["SPADOK_HOME"] = str(home)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spadok.site.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.utils.crypto import get_random_string
+
+    user = get_user_model().objects.create_user("bench", password=get_random_string(20))
+    client = Client()
+    client.force_login(user)
+    csrf = get_random_string(32)
+    return f"sessionid={client.cookies['sessionid'].value}; csrftoken={csrf}", csrf
+
+
+def file_piece(path: Path, offset: int, length: int) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        left = length
+        while left:
+            buf = fh.read(min(MIB, left))
+            if not buf:
+                return
+            left -= len(buf)
+            yield buf
+
+
+def tus_upload(port: int, path: Path, headers: dict[str, str], chunk: int) -> dict[str, Any]:
+    size = path.stat().st_size
+    base = {"Tus-Resumable": "1.0.0", **headers}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    meta = "filename " + __import__("base64").b64encode(path.name.encode()).decode()
+    conn.request(
+        "POST",
+        "/api/uploads/",
+        headers={**base, "Upload-Length": str(size), "Upload-Metadata": meta},
+    )
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 201, r.status
+    location = r.getheader("Location") or ""
+    upload_path = "/" + location.split("/", 3)[3]
+    offset = 0
+    started = time.perf_counter()
+    times = []
+    capture = None
+    while offset < size:
+        n = min(chunk, size - offset)
+        t = time.perf_counter()
+        conn.request(
+            "PATCH",
+            upload_path,
+            body=file_piece(path, offset, n),
+            headers={
+                **base,
+                "Content-Type": "application/offset+octet-stream",
+                "Content-Length": str(n),
+                "Upload-Offset": str(offset),
+            },
+        )
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 204, (r.status, body[:500])
+        offset = int(r.getheader("Upload-Offset") or 0)
+        capture = r.getheader("Spadok-Capture") or capture
+        times.append(time.perf_counter() - t)
+    total = time.perf_counter() - started
+    conn.request("GET", upload_path, headers=base)
+    status = json.loads(conn.getresponse().read())
+    return {
+        "seconds_total": total,
+        "seconds_last_patch": times[-1],  # includes the digests and the OCFL copy
+        "seconds_streaming": total - times[-1],
+        "bytes_streaming": size - min(chunk, size - chunk * (len(times) - 1)),
+        "patches": len(times),
+        "capture": capture,
+        "status": status,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("--size-gb", type=float, default=2.0)
+    p.add_argument("--chunk-mb", type=int, default=64, help="bytes per PATCH (Uppy uses 5)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary archive")
+    args = p.parse_args(argv)
+    size = int(args.size_gb * 1024**3)
+    work = Path(tempfile.mkdtemp(prefix="spadok-bench-upload-"))
+    home = work / "home"
+    src = work / "велика модель.glb"
+    print(f"making a {size / 1024**3:.2f} GiB source file in {work}", flush=True)
+    make_source(src, size)
+
+    copy_s = plain_copy(src, work / "copy.bin")
+    (work / "copy.bin").unlink()
+    print(f"plain copy: {copy_s:.2f} s, {size / MIB / copy_s:,.0f} MiB/s", flush=True)
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "SPADOK_HOME": str(home),
+        "SPADOK_UPLOAD_BYTES_PER_DAY": str(size * 2),
+        "SPADOK_MAX_FILE_BYTES": str(size * 2),
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("SPADOK_STORAGE", None)
+    log = (work / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "spadok", "serve", "--port", str(port), "--workers", "0"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+                break
+            except Exception:
+                if time.time() > deadline or server.poll() is not None:
+                    raise SystemExit((work / "serve.log").read_text()[-3000:]) from None
+                time.sleep(0.3)
+        os.environ["SPADOK_MAX_FILE_BYTES"] = env["SPADOK_MAX_FILE_BYTES"]
+        os.environ["SPADOK_UPLOAD_BYTES_PER_DAY"] = env["SPADOK_UPLOAD_BYTES_PER_DAY"]
+        cookie, csrf = session_cookie(home)
+        sampler = RssSampler(server.pid)
+        before = sampler.snapshot()
+        sampler.start()
+        result = tus_upload(port, src, {"Cookie": cookie, "X-CSRFToken": csrf}, args.chunk_mb * MIB)
+        sampler.stop.set()
+        sampler.join()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    import hashlib
+
+    digest = hashlib.sha256()
+    with src.open("rb") as fh:
+        while block := fh.read(8 * MIB):
+            digest.update(block)
+    status = result["status"]
+    streaming_mibs = result["bytes_streaming"] / MIB / max(result["seconds_streaming"], 1e-9)
+    total_mibs = size / MIB / result["seconds_total"]
+    copy_mibs = size / MIB / copy_s
+    processes = [
+        {
+            "process": sampler.names.get(pid, str(pid)),
+            "rss_before_mib": round(before.get(pid, 0) / MIB, 1),
+            "rss_peak_mib": round(peak / MIB, 1),
+        }
+        for pid, peak in sorted(sampler.peak.items())
+    ]
+    report = {
+        "size_bytes": size,
+        "chunk_mib": args.chunk_mb,
+        "copy": {"seconds": round(copy_s, 2), "mib_s": round(copy_mibs)},
+        "upload": {
+            "seconds_total": round(result["seconds_total"], 2),
+            "seconds_filing_in_last_patch": round(result["seconds_last_patch"], 2),
+            "patches": result["patches"],
+            "streaming_mib_s": round(streaming_mibs),
+            "end_to_end_mib_s": round(total_mibs),
+            "streaming_vs_copy": round(streaming_mibs / copy_mibs, 2),
+            "end_to_end_vs_copy": round(total_mibs / copy_mibs, 2),
+        },
+        "server_memory": processes,
+        "capture": result["capture"],
+        "state": status["state"],
+        "sha256_equal": status["sha256"] == digest.hexdigest(),
+    }
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    out = ROOT / "bench" / "results" / "upload.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if report["sha256_equal"] and status["state"] == "done" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+// The upload page: Uppy's Dashboard sending files over tus to /api/uploads/.
+// Bundled by esbuild at install time (see the Makefile) into build/static/uploads/;
+// everything it needs comes from data attributes on #uploader: no inline script (CSP).
+import Uppy from "@uppy/core";
+import Dashboard from "@uppy/dashboard";
+import Tus from "@uppy/tus";
+import "@uppy/core/css/style.min.css";
+import "@uppy/dashboard/css/style.min.css";
+
+const root = document.getElementById("uploader");
+
+if (root) {
+  const data = root.dataset;
+  const results = document.getElementById("upload-results");
+  const maxFileSize = Number(data.maxFileBytes) || null;
+
+  const uppy = new Uppy({
+    autoProceed: false,
+    restrictions: { maxFileSize },
+    // Every file carries both, as strings: tus would send an unset one as "undefined".
+    meta: { title: "", record: data.record || "" },
+  });
+
+  uppy.use(Dashboard, {
+    inline: true,
+    target: root,
+    width: "100%",
+    height: 420,
+    proudlyDisplayPoweredByUppy: false,
+    showProgressDetails: true,
+    note: data.note || null,
+    metaFields: [{ id: "title", name: data.titleLabel || "Title", placeholder: data.titleHint || "" }],
+  });
+
+  uppy.use(Tus, {
+    endpoint: data.endpoint,
+    chunkSize: Number(data.chunkBytes) || 5 * 1024 * 1024,
+    // Phones on mobile networks drop: keep retrying, then resume from the server's offset.
+    retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
+    headers: { "X-CSRFToken": data.csrfToken },
+    allowedMetaFields: ["name", "type", "title", "record"], // name, type: sent as filename, filetype too
+    storeFingerprintForResuming: true, // a reload resumes from localStorage
+    removeFingerprintOnSuccess: true,
+  });
+
+  uppy.on("upload-success", async (file, response) => {
+    const item = document.createElement("li");
+    item.dataset.uploadResult = "pending";
+    item.textContent = `${file.name}: ${data.filingLabel || "filing…"}`;
+    results?.append(item);
+    try {
+      const status = await fetch(response.uploadURL, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      }).then((r) => r.json());
+      item.textContent = "";
+      if (status.record) {
+        const link = document.createElement("a");
+        link.href = `/records/${encodeURIComponent(status.record)}/`;
+        link.textContent = `${file.name}: ${data.doneLabel || "uploaded"}`;
+        item.append(link);
+      } else {
+        item.textContent = `${file.name}: ${status.error ? status.error.message : status.state}`;
+      }
+      item.dataset.uploadResult = status.capture ? "done" : status.state;
+      if (status.capture) item.dataset.capture = status.capture;
+    } catch (err) {
+      item.dataset.uploadResult = "unknown";
+      item.textContent = `${file.name}: ${String(err)}`;
+    }
+  });
+
+  uppy.on("upload-error", (file, error) => {
+    const item = document.createElement("li");
+    item.dataset.uploadResult = "error";
+    let message = error?.message || String(error);
+    try {
+      const body = JSON.parse(error?.originalResponse?.getBody() || "{}");
+      if (body.error?.message) message = body.error.message;
+    } catch (_) {
+      // not our JSON: keep tus's message
+    }
+    item.textContent = `${file?.name || ""}: ${message}`;
+    results?.append(item);
+  });
+
+  window.spadokUppy = uppy; // for the browser tests and the curious
+}

@@ -1,0 +1,1 @@
+"""Resumable uploads (tus 1.0) that become captures once their last byte arrives."""

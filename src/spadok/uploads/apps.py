@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class UploadsConfig(AppConfig):
+    name = "spadok.uploads"
+    label = "uploads"
+    verbose_name = "Uploads"
+    default_auto_field = "django.db.models.BigAutoField"
