@@ -71,13 +71,20 @@ class Tus:
         return self.client.delete(url, headers=TUS)
 
     def upload(self, body: bytes, metadata: dict[str, str], piece: int = 100_000) -> Any:
-        """Create and send every piece; the last PATCH's response."""
+        """Create, send every piece and run the filing job; HEAD's answer after it."""
         url = self.create(len(body), metadata)["Location"]
-        response = None
         for start in range(0, len(body), piece):
             response = self.patch(url, start, body[start : start + piece])
             assert response.status_code == 204, response.content
-        return url, response
+        self.finish(url)
+        return url, self.head(url)
+
+    @staticmethod
+    def finish(url: str) -> str:
+        """Run the job the last byte queued (a worker's part), as the worker would call it."""
+        from spadok.uploads.tasks import finish_upload
+
+        return str(finish_upload.call(url.rstrip("/").rsplit("/", 1)[-1]))
 
 
 @pytest.fixture

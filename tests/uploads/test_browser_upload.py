@@ -31,6 +31,17 @@ def bundle() -> Path:
     return BUNDLE
 
 
+@pytest.fixture(autouse=True)
+def jobs_run_at_once(settings: Any) -> None:
+    """The filing job runs in the request (no worker here); the page polls until it is done."""
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": ["default", "processing"],
+        }
+    }
+
+
 def _page(browser: Any, live_server: Any, user: Any) -> Any:  # noqa: F811
     from django.test import Client
 

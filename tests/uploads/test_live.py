@@ -104,7 +104,11 @@ def test_a_killed_client_resumes_from_a_new_process(
     assert start[0] == "start" and int(start[2]) >= reached  # resumed, not restarted
     upload.refresh_from_db()
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    assert upload.state == UploadState.DONE and upload.sha256 == digest
+    # the last PATCH answered before the filing: a worker files it
+    assert upload.state == UploadState.COMPLETE and upload.sha256 == digest
+    procs.spadok("worker", "--batch", env=procs.spadok_env(SPADOK_UPLOAD_DIR=str(upload_dir)))
+    upload.refresh_from_db()
+    assert upload.state == UploadState.DONE
     capture = Capture.objects.get(id=upload.capture_id)
     assert capture.originals[0]["sha256"] == digest
     assert capture.originals[0]["path"] == source.name
@@ -169,4 +173,8 @@ def test_two_writers_at_one_offset(
     upload.refresh_from_db()
     expected = body if statuses["slow"] == 204 else other + body[len(other) :]
     assert upload.sha256 == hashlib.sha256(expected).hexdigest()
+    from spadok.uploads.tasks import finish_upload
+
+    assert finish_upload.call(str(upload.id)) == "done"  # the worker's part
+    upload.refresh_from_db()
     assert upload.capture_id is not None

@@ -62,8 +62,19 @@ def test_a_whole_upload_becomes_a_draft_capture_with_equal_digests(
     assert tus.head(url)["Upload-Offset"] == "100000"  # where a dropped client resumes
     tus.patch(url, 100_000, body[100_000:200_000])
     last = tus.patch(url, 200_000, body[200_000:])
+    # the last byte's answer comes at once: the digests are taken, the filing is queued
     assert (last.status_code, last["Upload-Offset"]) == (204, "250001")
-    capture_id = last["Spadok-Capture"]
+    assert "Spadok-Capture" not in last and "Upload-Expires" not in last
+    upload = Upload.objects.get()
+    assert upload.state == UploadState.COMPLETE and upload.capture_id is None
+    assert upload.sha256 == hashlib.sha256(body).hexdigest()
+    assert tus.client.get(url).json()["state"] == "complete"
+    assert "Spadok-Capture" not in tus.head(url)
+
+    assert tus.finish(url) == "done"
+    capture_id = tus.head(url)["Spadok-Capture"]
+    assert tus.finish(url) == "done"  # a retried job finds the capture made
+    assert Capture.objects.count() == 1
 
     upload = Upload.objects.get()
     assert upload.state == UploadState.DONE and upload.capture_id == capture_id
@@ -296,7 +307,7 @@ def test_method_override(tus: Tus) -> None:
         headers={**TUS, "X-HTTP-Method-Override": "PATCH", "Upload-Offset": "0"},
     )
     assert (r.status_code, r["Upload-Offset"]) == (204, "10")
-    assert "Spadok-Capture" in r
+    assert Upload.objects.get().state == UploadState.COMPLETE
 
 
 def test_creation_with_upload(tus: Tus) -> None:
@@ -308,9 +319,10 @@ def test_creation_with_upload(tus: Tus) -> None:
         headers={**TUS, "Upload-Length": "100", "Upload-Metadata": "filename YS5nbGI="},
     )
     assert (r.status_code, r["Upload-Offset"]) == (201, "30")
-    last = tus.patch(r["Location"], 30, body[30:])
+    tus.patch(r["Location"], 30, body[30:])
     assert Upload.objects.get().sha256 == hashlib.sha256(body).hexdigest()
-    assert last["Spadok-Capture"]
+    tus.finish(r["Location"])
+    assert tus.head(r["Location"])["Spadok-Capture"]
 
 
 def test_a_client_gone_mid_piece_keeps_what_arrived(volunteer: Any, upload_dir: Path) -> None:
@@ -375,3 +387,30 @@ def test_filing_is_retried_when_storage_was_down(
     assert services.uploads_expire()["filed"] == 1
     assert tus.head(url)["Spadok-Capture"]
     assert Capture.objects.count() == 1 and list(upload_dir.iterdir()) == []
+
+
+def test_the_last_piece_queues_the_filing_job(
+    tus: Tus, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    body = os.urandom(1000)
+    url = tus.create(len(body), {"filename": "a.glb"})["Location"]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert tus.patch(url, 0, body).status_code == 204
+    assert len(callbacks) == 1
+    job = DBTaskResult.objects.get(task_path="spadok.uploads.tasks.finish_upload")
+    upload_id = url.rstrip("/").rsplit("/", 1)[-1]
+    assert job.args_kwargs["args"] == [upload_id] and job.queue_name == "default"
+    assert Capture.objects.count() == 0  # not in the request: the worker files it
+
+
+def test_an_upload_whose_file_changed_before_filing_fails(tus: Tus, upload_dir: Path) -> None:
+    url = tus.create(100, {"filename": "a.glb"})["Location"]
+    tus.patch(url, 0, b"x" * 100)
+    upload = Upload.objects.get()
+    (upload_dir / f"{upload.id}.part").write_bytes(b"y" * 100)  # a disk fault, say
+    assert tus.finish(url) == "failed"
+    status = tus.client.get(url).json()
+    assert status["error"]["code"] == "upload.digest_mismatch"
+    assert Capture.objects.count() == 0

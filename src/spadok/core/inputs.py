@@ -38,6 +38,13 @@ class Unit:
     root: Path  # the folder its referenced files must stay inside
     container: Path | None = None  # the zip it came from, kept whole as the original
     container_units: int = 1  # how many models that zip yielded
+    public_name: str = ""  # the label without the folders above what was named
+
+    def __post_init__(self) -> None:
+        # A file named on the command line is reported by its path but filed by
+        # its name: the capture's source name is public, and a local path can
+        # name a person. Labels from folders and zips are already relative.
+        self.public_name = self.public_name or self.label
 
 
 @dataclass
@@ -79,7 +86,7 @@ def expand(
                     unit.container_units = sum(isinstance(u, Unit) for u in found)
                 yield unit
             continue
-        yield Unit(label=label, primary=path, root=path.parent)
+        yield Unit(label=label, primary=path, root=path.parent, public_name=path.name)
 
 
 def _is_container_zip(path: Path) -> bool:

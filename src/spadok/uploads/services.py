@@ -2,10 +2,14 @@
 
 An upload's bytes go to a part file under one writer's lock; the row records
 what was acknowledged. When the last byte arrives the whole file's sha256 and
-sha512 are recorded before anything else touches it; then it is filed through
-:func:`spadok.catalogue.services.capture_create_received` (an OCFL object, then
-its processing is queued), the stored digests are checked against the arrival
-digests, and the part is deleted.
+sha512 are recorded before anything else touches it, the upload is marked
+complete and the job :func:`spadok.uploads.tasks.finish_upload` is queued; the
+last PATCH answers at once (filing 2 GB takes longer than proxies wait). The
+job files it through :func:`spadok.catalogue.services.capture_create_received`
+(an OCFL object, its copy checked against the arrival sha512 while it is
+written, then its processing is queued), checks the stored digests against
+the arrival digests, and deletes the part. The job is idempotent: a retry
+after a crash finds the capture already made.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from spadok.catalogue import services as catalogue
 from spadok.catalogue.models import Capture, Visibility
 from spadok.core import pipeline
 from spadok.core.errors import SpadokError
+from spadok.core.preservation.ocfl import OcflError
 from spadok.uploads import parts, selectors
 from spadok.uploads.models import Upload, UploadChunk, UploadState
 from spadok.uploads.tus import Checksum, safe_filename
@@ -91,7 +96,7 @@ def upload_append(
     length: int,
     checksum: Checksum | None = None,
 ) -> Upload:
-    """Write one PATCH's body at ``offset``; file the capture when the last byte arrives.
+    """Write one PATCH's body at ``offset``; queue the filing when the last byte arrives.
 
     Raises ``upload.offset_mismatch`` unless ``offset`` is what the server has,
     checked under the upload's lock, so that of two writers at the same offset
@@ -109,7 +114,7 @@ def upload_append(
             )
         if upload.state != UploadState.UPLOADING:
             if length == 0:
-                return _finish_locked(upload, paths)  # a client asking again at the end
+                return upload  # a client asking again at the end
             raise SpadokError("upload.finished", upload.capture_id or str(upload.id))
         if offset + length > upload.length:
             raise SpadokError(
@@ -142,10 +147,30 @@ def upload_append(
                 "upload.checksum_mismatch",
                 f"{checksum.algorithm if checksum else ''} of the piece at byte {offset:,}",
             )
-        if upload.offset == upload.length:
-            _complete_locked(upload, paths)
-            return _finish_locked(upload, paths)
+        if upload.offset != upload.length:
+            return upload
+        _complete_locked(upload, paths)
+    enqueue_finish(upload.id)  # after the lock is released: the job takes it
     return upload
+
+
+def enqueue_finish(upload_id: uuid.UUID) -> None:
+    """Queue the filing job once the upload's new state is committed.
+
+    Should queueing fail, the upload stays complete and
+    :func:`uploads_expire` files it after ``RETRY_FILING_AFTER``.
+    """
+    from spadok.uploads.tasks import finish_upload
+
+    def enqueue() -> None:
+        try:
+            finish_upload.enqueue(str(upload_id))
+        except Exception:
+            log.exception(
+                "could not queue the filing of upload %s; the periodic job will", upload_id
+            )
+
+    transaction.on_commit(enqueue)
 
 
 def _complete_locked(upload: Upload, paths: parts.Paths) -> None:
@@ -170,6 +195,8 @@ def _complete_locked(upload: Upload, paths: parts.Paths) -> None:
 def upload_finish(*, upload_id: uuid.UUID) -> Upload:
     """File a complete upload as a capture (again, if an earlier try failed); idempotent."""
     upload = Upload.objects.get(id=upload_id)
+    if upload.state != UploadState.COMPLETE:
+        return upload  # filed (or given up) already: a retried job has nothing to do
     paths = paths_of(upload.id)
     with parts.locked(paths):
         return _finish_locked(upload, paths)
@@ -197,7 +224,16 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
             record=record,
             files=[catalogue.Original(target, upload.filename)],
             source_name=upload.filename,
+            # the arrival digests: the copy into storage is checked against them
+            # as it is written, instead of the file being read once more first
+            digests={upload.filename: {"sha512": upload.sha512, "sha256": upload.sha256}},
         )
+    except OcflError as exc:
+        if exc.code != "ocfl.digest_mismatch":
+            raise
+        # the file in the uploads folder is not the file that arrived: never keep it
+        log.error("upload %s: the copy differs from the arrival digests (%s)", upload.id, exc)
+        return _fail(upload, SpadokError("upload.digest_mismatch", exc.detail))
     except SpadokError as exc:  # storage down, say: the bytes stay; the job tries again
         log.warning("filing upload %s failed: %s", upload.id, exc)
         Upload.objects.filter(id=upload.id).update(error_code=exc.code, error_message=exc.message)

@@ -21,6 +21,7 @@ import numpy as np
 
 from spadok import __version__ as SPADOK_VERSION
 from spadok.core.derive.policy import THUMBNAIL_SIZE, DerivativeFile
+from spadok.core.derive.scrub import scrub_image
 from spadok.core.derive.webglb import Primitive, _fit, scene_primitives
 from spadok.core.errors import SpadokError
 from spadok.core.formats.base import Asset, PointSet
@@ -484,7 +485,8 @@ def render_thumbnail(
     if SUPERSAMPLE > 1:
         pil = pil.reduce(SUPERSAMPLE)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pil.save(out, format="PNG", optimize=False, compress_level=7)
+    pil = scrub_image(pil)  # rendered pixels carry nothing, and this says so
+    pil.save(out, format="PNG", optimize=False, compress_level=7, pnginfo=None)
     final = np.asarray(pil)
     cov = coverage(final)
     if cov < 0.002:

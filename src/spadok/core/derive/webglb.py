@@ -37,6 +37,7 @@ from spadok.core.derive.policy import (
     DerivativeFile,
     MeshTier,
 )
+from spadok.core.derive.scrub import scrub_glb_json, scrub_image, scrub_name
 from spadok.core.errors import SpadokError
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GLB_MIME = "model/gltf-binary"
+GENERATOR = f"spadok {SPADOK_VERSION}"  # the only generator string a web copy carries
 JPEG_QUALITY = 88
 # Relative error meshoptimizer may reach while meeting a tier's budget; the
 # budget wins, the sloppy simplifier is the last resort when topology blocks it.
@@ -204,7 +206,7 @@ def _material_from_visual(visual: Any) -> Material:
     mat = getattr(visual, "material", None)
     if mat is None:
         return Material()
-    name = str(getattr(mat, "name", "") or "")
+    name = scrub_name(getattr(mat, "name", "") or "")
     image = getattr(mat, "baseColorTexture", None)
     if image is None:
         image = getattr(mat, "image", None)
@@ -563,15 +565,20 @@ def _fit(image: Image.Image, max_edge: int) -> Image.Image:
 
 
 def encode_texture(image: Image.Image) -> tuple[bytes, str, tuple[int, int]]:
-    """JPEG for opaque colour, PNG when the alpha channel is used."""
+    """JPEG for opaque colour, PNG when the alpha channel is used; no metadata in either.
+
+    The image goes through :func:`scrub_image` (no EXIF, XMP, IPTC, ICC,
+    comment or text chunk survives), and the encoders are told so as well.
+    """
     buf = io.BytesIO()
+    image = scrub_image(image)
     if _has_alpha(image):
         img = image if image.mode in ("RGBA", "LA") else image.convert("RGBA")
-        img.save(buf, format="PNG", compress_level=6)
+        img.save(buf, format="PNG", compress_level=6, pnginfo=None, exif=b"")
         mime = "image/png"
     else:
         img = image if image.mode in ("RGB", "L") else image.convert("RGB")
-        img.save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=False)
+        img.save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=False, exif=b"", comment=b"")
         mime = "image/jpeg"
     return buf.getvalue(), mime, image.size
 
@@ -611,7 +618,7 @@ def write_glb(
     """Write primitives as one mesh in a plain (uncompressed) GLB; returns texture facts."""
     textures = textures or TextureCache()
     gltf: dict[str, Any] = {
-        "asset": {"version": "2.0", "generator": f"spadok {SPADOK_VERSION}"},
+        "asset": {"version": "2.0", "generator": GENERATOR},
         "scene": 0,
         "scenes": [{"nodes": [0]}],
         "nodes": [{"mesh": 0, "name": "model"}],
@@ -718,6 +725,7 @@ def write_glb(
 def _write_glb_file(
     path: Path, gltf: dict[str, Any], parts: list[bytes | memoryview], size: int
 ) -> None:
+    scrub_glb_json(gltf, GENERATOR)
     js = json.dumps(gltf, separators=(",", ":")).encode()
     js += b" " * ((-len(js)) % 4)
     bin_pad = (-size) % 4
@@ -749,14 +757,17 @@ def read_glb_json(path: Path) -> tuple[dict[str, Any], bytes]:
 
 
 def add_root_translation(path: Path, translation: np.ndarray) -> None:
-    """Wrap a GLB's scene in a node carrying a float64 offset.
+    """Wrap a GLB's scene in a node carrying a float64 offset; scrub its JSON.
 
     gltfpack stores transforms as float32, which would cost georeferenced
-    coordinates their precision; the offset is added after it, in JSON.
+    coordinates their precision; the offset is added after it, in JSON. The
+    file is rewritten even without an offset, so that gltfpack's output also
+    goes through :func:`scrub_glb_json` (its generator becomes spadok's).
     """
-    if not np.any(translation != 0):
-        return
     gltf, binary = read_glb_json(path)
+    if not np.any(translation != 0):
+        _write_glb_file(path, gltf, [binary], len(binary))
+        return
     scene = gltf["scenes"][gltf.get("scene", 0)]
     gltf.setdefault("nodes", []).append(
         {

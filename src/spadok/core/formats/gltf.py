@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from spadok.core.derive.scrub import scrub_name, scrub_text
 from spadok.core.errors import SpadokError
 from spadok.core.formats.base import (
     Asset,
@@ -116,7 +117,7 @@ def load_gltf(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) -
     check_finite(scene, path)
     extra: dict[str, Any] = {
         "gltf_version": version or None,
-        "generator": doc.get("asset", {}).get("generator"),
+        "generator": scrub_text(doc.get("asset", {}).get("generator")) or None,
         "extensions_used": extensions,
     }
     if textures:
@@ -428,7 +429,7 @@ def _rebuild_images(
                 warnings.append(f"texture {name!r} is missing; the model is kept without it")
         info = image_info(blob) if blob is not None else {"format": "missing"}
         ok = info["format"] in ("png", "jpeg", "webp", "avif", "gif", "bmp", "tiff")
-        textures.append({"name": name, **info, "decoded": ok})
+        textures.append({"name": scrub_name(name) or f"image{i}", **info, "decoded": ok})
         if blob is not None and not ok:
             warnings.append(
                 f"texture {name!r} is {info['format'].upper()}, which cannot be decoded here; "

@@ -126,6 +126,7 @@ class _Addition:
     size: int
     path: Path | None = None
     data: bytes | None = None
+    claimed: bool = False  # digests given by the caller, checked while copying
 
 
 # --- serialisation ----------------------------------------------------------------------
@@ -336,15 +337,19 @@ class OcflStore:
         created: datetime | None = None,
         add_bytes: Sequence[tuple[bytes, str]] = (),
         digests: Mapping[str, str] | None = None,
+        fixity: Mapping[str, str] | None = None,
     ) -> str:
         """Make a new object from local files (source path, logical path); returns "v1".
 
         ``digests`` (logical path -> sha512) are the caller's digests from upload
-        time; they are checked against the bytes actually stored.
+        time; they are checked against the bytes actually stored. With ``fixity``
+        (logical path -> sha256, taken in the same read as the sha512) as well,
+        the file is not read before the copy: the copy itself is hashed and
+        checked (sha512 and size), so a 2 GB upload is read once here, not twice.
         """
         root = self.object_root(object_id)
         self.recover(object_id)
-        additions = self._additions(files, add_bytes, digests)
+        additions = self._additions(files, add_bytes, digests, fixity)
         if self.exists(object_id):
             inventory = self.load_inventory(root, object_id=object_id).inventory
             if inventory["head"] == "v1" and state_of(inventory) == {
@@ -427,11 +432,29 @@ class OcflStore:
         files: Sequence[tuple[Path, str]],
         blobs: Sequence[tuple[bytes, str]],
         digests: Mapping[str, str] | None,
+        fixity: Mapping[str, str] | None = None,
     ) -> list[_Addition]:
-        """Hash every new file once, before anything is written (for deduplication)."""
+        """Hash every new file once, before anything is written (for deduplication).
+
+        A file with both a claimed sha512 and sha256 is not read here: its
+        claim is taken for deduplication and checked while it is copied.
+        """
         out: list[_Addition] = []
         for path, logical in files:
             check_logical_path(logical)
+            given = ((digests or {}).get(logical), (fixity or {}).get(logical))
+            if given[0] and given[1]:
+                out.append(
+                    _Addition(
+                        logical,
+                        given[0].lower(),
+                        given[1].lower(),
+                        path.stat().st_size,
+                        path=path,
+                        claimed=True,
+                    )
+                )
+                continue
             found, size = hash_file(path, (DIGEST, FIXITY))
             out.append(_Addition(logical, found[DIGEST], found[FIXITY], size, path=path))
         for data, logical in blobs:
@@ -492,6 +515,12 @@ class OcflStore:
         fixity: dict[str, list[str]] = inventory.setdefault("fixity", {}).setdefault(FIXITY, {})
         for a in additions:
             if a.sha512 in manifest:
+                if a.claimed and a.path is not None:  # not copied, so not checked yet
+                    found, size = hash_file(a.path, (DIGEST,))
+                    if (found[DIGEST], size) != (a.sha512, a.size):
+                        raise OcflError(
+                            "ocfl.digest_mismatch", f"{a.logical}: not the digest given"
+                        )
                 continue  # forward delta: these bytes are already kept
             content_path = f"{version}/content/{a.logical}"
             self._put_verified(f"{root}/{content_path}", a, retain=retained(content_path))
@@ -529,6 +558,8 @@ class OcflStore:
             copied = (hash_key(self.storage, key)[0][DIGEST], self.storage.size(key))
         if copied != (a.sha512, a.size):
             self._delete_uncommitted(key)
+            if a.claimed:
+                raise OcflError("ocfl.digest_mismatch", f"{a.logical}: not the digest given")
             raise OcflError("ocfl.changed_during_copy", f"{a.path} changed while it was stored")
 
     def _delete_uncommitted(self, key: str) -> bool:

@@ -43,16 +43,29 @@ if (root) {
     removeFingerprintOnSuccess: true,
   });
 
+  // The last byte's answer comes before the file is filed (a background job
+  // copies it into storage): ask for the upload's state until it is settled.
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  async function filed(url) {
+    let status = {};
+    for (let attempt = 0; attempt < 600; attempt += 1) {
+      status = await fetch(url, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      }).then((r) => r.json());
+      if (status.state !== "complete" && status.state !== "uploading") return status;
+      await sleep(Math.min(250 * 2 ** attempt, 3000));
+    }
+    return status;
+  }
+
   uppy.on("upload-success", async (file, response) => {
     const item = document.createElement("li");
     item.dataset.uploadResult = "pending";
     item.textContent = `${file.name}: ${data.filingLabel || "filing…"}`;
     results?.append(item);
     try {
-      const status = await fetch(response.uploadURL, {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      }).then((r) => r.json());
+      const status = await filed(response.uploadURL);
       item.textContent = "";
       if (status.record) {
         const link = document.createElement("a");
