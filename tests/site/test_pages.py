@@ -153,10 +153,21 @@ def test_json_view(client, make_capture) -> None:
         assert client.get(d["url"]).status_code == 200
 
 
+def _as_contributor(client, capture) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.create_user("owner", password="x-long-password-1")
+    capture.contributor = owner
+    capture.save(update_fields=["contributor"])
+    client.force_login(owner)
+
+
 def test_original_download_is_byte_identical(client, make_capture) -> None:
     source = data(*BOX_MESHOPT)
     capture = make_capture(original=source)
     url = reverse("catalogue:file", args=[capture.record_id, capture.id, "original", source.name])
+    assert client.get(url).status_code == 404  # sealed: not for the public
+    _as_contributor(client, capture)
     response = client.get(url)
     assert response.status_code == 200
     assert "attachment" in response["Content-Disposition"]
@@ -212,6 +223,7 @@ def test_pages_for_a_real_ingest(client, ingest) -> None:
     assert re.search(r"1\s000", body)  # triangles
     assert "1024×1024 JPEG" in body
     assert 'data-role="web-high"' in body
+    _as_contributor(client, capture)  # originals are sealed; their contributor may fetch them
     for item in capture.originals:  # the OBJ, its MTL and its texture, byte for byte
         url = reverse("catalogue:file", args=[record.id, capture.id, "original", item["path"]])
         assert item["sha256"] in body

@@ -17,8 +17,10 @@ from spadok.accounts import selectors, services
 from spadok.accounts.auth import error_response, token_or_session
 from spadok.accounts.forms import ProfileForm, RoleForm, TokenCreateForm
 from spadok.accounts.models import ApiToken, Role
+from spadok.catalogue.forms import DECISION_LABELS
 from spadok.catalogue.models import CaptureState
 from spadok.catalogue.presenters import STATE_LABELS
+from spadok.catalogue.selectors import latest_decisions
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -36,9 +38,16 @@ def _account_page(
 ) -> HttpResponse:
     user = request.user
     profile = services.profile_ensure(user=user)  # type: ignore[arg-type]
+    mine = list(selectors.user_captures(user)[:200])  # type: ignore[arg-type]
+    decisions = latest_decisions([c.id for c in mine])
     captures = [
-        (c, STATE_LABELS.get(CaptureState(c.state), c.state))
-        for c in selectors.user_captures(user)[:200]  # type: ignore[arg-type]
+        (
+            c,
+            STATE_LABELS.get(CaptureState(c.state), c.state),
+            decisions.get(c.id),
+            DECISION_LABELS.get(decisions[c.id].decision, "") if c.id in decisions else "",
+        )
+        for c in mine
     ]
     context: dict[str, Any] = {
         "profile": profile,

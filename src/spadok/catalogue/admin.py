@@ -26,6 +26,7 @@ class _ReadOnly:
 
 class CaptureInline(_ReadOnly, admin.TabularInline):
     model = Capture
+    fk_name = "record"
     fields = ("id", "state", "kind", "format", "source_name", "created_at")
     readonly_fields = fields
     extra = 0

@@ -25,6 +25,9 @@ def _capture_id() -> str:
 
 class Visibility(models.TextChoices):
     PUBLIC = "public", "public"
+    COARSE = "coarse", "public, coarse location"
+    EMBARGOED = "embargoed", "embargoed until a date"
+    SEALED = "sealed", "sealed: named curators only"
     DRAFT = "draft", "not yet public"
 
 
@@ -36,6 +39,11 @@ class Record(models.Model):
     description = models.TextField(blank=True)
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC, db_index=True
+    )
+    embargo_until = models.DateField(null=True, blank=True)  # embargoed: public from this day
+    # Sealed: the curators an administrator or curator named; administrators see it too.
+    sealed_readers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="sealed_records"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -57,6 +65,18 @@ class CaptureState(models.TextChoices):
     PROCESSING = "processing", "processing"
     READY = "ready", "ready"
     FAILED = "failed", "failed"
+
+
+class LocationSource(models.TextChoices):
+    EXIF = "exif", "exif"
+    MAP = "map", "map"
+    NONE = "none", "none"
+
+
+class Licence(models.TextChoices):
+    CC_BY = "cc-by-4.0", "CC BY 4.0"
+    CC0 = "cc0-1.0", "CC0 1.0"
+    RESTRICTED = "archive-only", "restricted to the archive"
 
 
 class Capture(models.Model):
@@ -88,12 +108,34 @@ class Capture(models.Model):
         on_delete=models.SET_NULL,
         related_name="captures",
     )
+    # What the contributor said about it (capture_describe). The location is
+    # sensitive: exact only for reviewers and curators, coarsened or hidden elsewhere.
+    captured_at = models.DateTimeField(null=True, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    location_precision_m = models.FloatField(null=True, blank=True)
+    location_source = models.CharField(
+        max_length=8, choices=LocationSource.choices, default=LocationSource.NONE
+    )
+    licence = models.CharField(max_length=16, choices=Licence.choices, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    flag_private_interior = models.BooleanField(default=False)
+    flag_faces = models.BooleanField(default=False)
+    described_at = models.DateTimeField(null=True, blank=True)
+    # The existing record the contributor thinks this shows; a reviewer merges it there.
+    suggested_record = models.ForeignKey(
+        Record, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.format or '?'}, {self.state})"
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
 
     @property
     def original_bytes(self) -> int:
@@ -147,3 +189,56 @@ class Derivative(models.Model):
             "params": self.params,
             "stats": self.stats,
         }
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "approved"
+    REJECT = "reject", "rejected"
+    RECAPTURE = "recapture", "re-capture asked"
+    MERGE = "merge", "moved to another record"
+    RETRY = "retry", "processing started again"
+
+
+class ReviewDecision(models.Model):
+    """One reviewer's decision on a capture: who, what, why, and when (kept for good)."""
+
+    capture = models.ForeignKey(Capture, on_delete=models.CASCADE, related_name="decisions")
+    # Who decided (for a retry: who asked for it).
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="review_decisions",
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    reason = models.TextField(blank=True)  # the rejection's reason or the re-capture's guidance
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, blank=True)
+    embargo_until = models.DateField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)  # sealed readers, merge target...
+    decided_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.capture_id}: {self.decision} by {self.reviewer_id}"
+
+
+class AccessLog(models.Model):
+    """Custody: each time a named reader opened sealed material."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="access_log")
+    capture = models.ForeignKey(
+        Capture, null=True, blank=True, on_delete=models.CASCADE, related_name="access_log"
+    )
+    action = models.CharField(max_length=32)  # "view", "json", "file:original", ...
+    when = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-when", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.when:%Y-%m-%d %H:%M} {self.user_id} {self.action} {self.record_id}"

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from spadok.catalogue.models import Capture, CaptureState, Derivative, Record
+from spadok.catalogue import selectors
+from spadok.catalogue.models import Capture, CaptureState, Derivative, Record, Visibility
 from spadok.catalogue.templatetags import spadok_format as fmt
 
 # Units a model file may declare, in metres.
@@ -78,6 +79,8 @@ class CaptureView:
     web_copies: list[Download] = field(default_factory=list)
     poster_url: str = ""
     history: list[Any] | None = None  # preservation events, for staff only (None: not shown)
+    location: Location | None = None
+    manage_url: str = ""  # the capture's own page, for its contributor and reviewers
 
     @property
     def ready(self) -> bool:
@@ -255,7 +258,7 @@ def _web_copy(record: Record, capture: Capture, d: Derivative) -> Download:
     )
 
 
-def capture_view(record: Record, capture: Capture) -> CaptureView:
+def capture_view(record: Record, capture: Capture, user: Any = None) -> CaptureView:
     view = CaptureView(
         capture=capture,
         state_label=str(STATE_LABELS.get(capture.state, capture.state)),  # type: ignore[call-overload]
@@ -265,7 +268,11 @@ def capture_view(record: Record, capture: Capture) -> CaptureView:
     view.originals = [
         Download(
             name=o["path"],
-            url=file_url(record, capture, "original", o["path"]),
+            url=(
+                file_url(record, capture, "original", o["path"])
+                if selectors.sees_originals(user, capture)
+                else ""
+            ),
             size=int(o.get("size", 0)),
             sha256=o.get("sha256", ""),
         )
@@ -302,13 +309,48 @@ def record_card(record: Record) -> Card:
     )
 
 
+COARSE_DEGREES = 0.1  # "coarse" records show the location rounded to this
+COARSE_PRECISION_M = 11_000  # about 0.1° of latitude
+
+
+@dataclass
+class Location:
+    latitude: float
+    longitude: float
+    precision_m: float | None
+    exact: bool
+
+
+def location_for(record: Record, capture: Capture, *, exact: bool) -> Location | None:
+    """Where a capture was made, as far as this viewer may know it.
+
+    ``exact`` (reviewers, curators, the capture's contributor) gets the point
+    as given; the public gets a point rounded to 0.1° on "coarse" records and
+    nothing on any other.
+    """
+    if capture.latitude is None or capture.longitude is None:
+        return None
+    if exact:
+        return Location(capture.latitude, capture.longitude, capture.location_precision_m, True)
+    if record.visibility != Visibility.COARSE:
+        return None
+    return Location(
+        round(round(capture.latitude / COARSE_DEGREES) * COARSE_DEGREES, 1),
+        round(round(capture.longitude / COARSE_DEGREES) * COARSE_DEGREES, 1),
+        float(COARSE_PRECISION_M),
+        False,
+    )
+
+
 __all__ = [
     "CaptureView",
     "Card",
     "Download",
     "Fact",
+    "Location",
     "Lod",
     "capture_facts",
     "capture_view",
+    "location_for",
     "record_card",
 ]

@@ -1,53 +1,159 @@
-"""Reads of the catalogue, with the access checks views rely on."""
+"""Reads of the catalogue, with the one access check every view relies on.
+
+Who sees what (:func:`visible_records` is the only place that decides it):
+
+* everyone: ``public`` and ``coarse`` records, and ``embargoed`` ones from
+  their ``embargo_until`` day on;
+* a contributor also: the drafts that hold a capture of theirs;
+* reviewers, curators and administrators also: every draft and embargoed record;
+* ``sealed`` records: only their named readers, and administrators; each
+  access to one is written to the custody log (:class:`AccessLog`).
+
+Anything else is a 404, never a 403: a hidden record does not exist.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from spadok.catalogue.models import Capture, CaptureState, Derivative, Record, Visibility
+from spadok.catalogue.models import (
+    Capture,
+    CaptureState,
+    Decision,
+    Derivative,
+    Record,
+    ReviewDecision,
+    Visibility,
+)
+
+# Roles that review uploads and see drafts and embargoed records.
+REVIEW_ROLES = frozenset({"reviewer", "curator", "administrator"})
+# Roles that may seal a record and name its readers.
+SEAL_ROLES = frozenset({"curator", "administrator"})
+# Visibilities whose records the public sees (embargoed only after its date).
+OPEN_VISIBILITIES = (Visibility.PUBLIC, Visibility.COARSE)
 
 
-def record_list_public() -> QuerySet[Record]:
-    """Public records, newest first, with their ready captures and derivatives."""
+def user_role(user: Any) -> str | None:
+    """The user's role; None for the anonymous and the inactive."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    from spadok.accounts.selectors import profile_role
+
+    role = profile_role(user)
+    if role is None and getattr(user, "is_superuser", False):
+        return "administrator"
+    return role
+
+
+def may_review(user: Any) -> bool:
+    return user_role(user) in REVIEW_ROLES
+
+
+def may_seal(user: Any) -> bool:
+    return user_role(user) in SEAL_ROLES
+
+
+def sees_originals(user: Any, capture: Capture) -> bool:
+    """Originals are the archive's sealed evidence: photos and textures in them can carry
+    the photographer's location and devices. Reviewers and curators, and the capture's
+    own contributor, may fetch them; the public gets the scrubbed web copies."""
+    if may_review(user):
+        return True
+    return bool(getattr(user, "is_authenticated", False)) and capture.contributor_id == user.pk
+
+
+def sees_exact_location(user: Any) -> bool:
+    """Reviewers and curators see exact locations; nobody else on any page."""
+    return may_review(user)
+
+
+def _public_q() -> Q:
+    today = timezone.localdate()
+    return Q(visibility__in=OPEN_VISIBILITIES) | Q(
+        visibility=Visibility.EMBARGOED, embargo_until__lte=today
+    )
+
+
+def visible_q(user: Any) -> Q:
+    """The records ``user`` may see, as a filter on Record."""
+    q = _public_q()
+    role = user_role(user)
+    if role is None:
+        return q
+    q |= Q(visibility=Visibility.DRAFT, captures__contributor_id=user.pk)
+    if role in REVIEW_ROLES:
+        q |= Q(visibility__in=[Visibility.DRAFT, Visibility.EMBARGOED])
+    if role == "administrator":
+        q |= Q(visibility=Visibility.SEALED)
+    else:
+        q |= Q(visibility=Visibility.SEALED, sealed_readers=user)
+    return q
+
+
+def visible_records(user: Any) -> QuerySet[Record]:
+    """Every record ``user`` may see (joins in the filter: hence the id subquery)."""
+    ids = Record.objects.filter(visible_q(user)).values("pk")
+    return Record.objects.filter(pk__in=ids)
+
+
+def _with_ready_captures(records: QuerySet[Record]) -> QuerySet[Record]:
     ready = Capture.objects.filter(state=CaptureState.READY).prefetch_related(
         Prefetch("derivatives", queryset=Derivative.objects.order_by("role"))
     )
-    return (
-        Record.objects.filter(visibility=Visibility.PUBLIC)
-        .annotate(n_captures=Count("captures"))
-        .prefetch_related(Prefetch("captures", queryset=ready))
-        .order_by("-created_at")
+    return records.annotate(n_captures=Count("captures", distinct=True)).prefetch_related(
+        Prefetch("captures", queryset=ready)
     )
 
 
-def access_record(user, record_id: str) -> Record:  # type: ignore[no-untyped-def]
+def record_list_public() -> QuerySet[Record]:
+    """What the public sees, newest first, with ready captures and derivatives."""
+    return _with_ready_captures(visible_records(None)).order_by("-created_at")
+
+
+def access_record(user: Any, record_id: str, *, action: str | None = "view") -> Record:
     """The record if this user may see it; otherwise 404 (never say it exists).
 
-    Everyone sees public records; a contributor also sees a draft that holds a
-    capture of theirs (an upload waiting for review).
+    An access to a sealed record is written to the custody log as ``action``
+    (None: the caller logs it, with the capture it opens).
     """
-    try:
-        return record_list_public().get(id=record_id)
-    except Record.DoesNotExist:
-        pass
-    if user is not None and user.is_authenticated:
-        own = Record.objects.filter(
-            id=record_id, visibility=Visibility.DRAFT, captures__contributor_id=user.pk
-        ).annotate(n_captures=Count("captures", distinct=True))
-        ready = Capture.objects.filter(state=CaptureState.READY).prefetch_related(
-            Prefetch("derivatives", queryset=Derivative.objects.order_by("role"))
-        )
-        record = own.prefetch_related(Prefetch("captures", queryset=ready)).first()
-        if record is not None:
-            return record
-    raise Http404("no such record")
+    record = _with_ready_captures(visible_records(user)).filter(id=record_id).first()
+    if record is None:
+        raise Http404("no such record")
+    if record.visibility == Visibility.SEALED and action is not None:
+        log_sealed_access(user, record, None, action)
+    return record
 
 
-def access_capture(user, record: Record, capture_id: str) -> Capture:  # type: ignore[no-untyped-def]
-    for capture in record.captures.all():
-        if capture.id == capture_id:
-            return capture
+def log_sealed_access(user: Any, record: Record, capture: Capture | None, action: str) -> None:
+    """Custody: write who opened sealed material (a no-op for other records)."""
+    if record.visibility != Visibility.SEALED:
+        return
+    from spadok.catalogue.contributions import access_log
+
+    access_log(user=user, record=record, capture=capture, action=action)
+
+
+def access_capture(user: Any, record: Record, capture_id: str) -> Capture:
+    """A capture of a record the user may already see (from :func:`access_record`)."""
+    capture = (
+        Capture.objects.filter(record=record, id=capture_id).prefetch_related("derivatives").first()
+    )
+    if capture is None:
+        raise Http404("no such capture")
+    return capture
+
+
+def access_own_capture(user: Any, record_id: str, capture_id: str) -> Capture:
+    """A capture its contributor (or a reviewer) may describe, follow and retry; else 404."""
+    record = access_record(user, record_id, action="status")
+    capture = access_capture(user, record, capture_id)
+    if capture.contributor_id == getattr(user, "pk", None) or may_review(user):
+        return capture
     raise Http404("no such capture")
 
 
@@ -57,7 +163,7 @@ def latest_capture(record: Record) -> Capture | None:
 
 
 def record_captures(record: Record) -> list[Capture]:
-    """Every capture of a public record, newest first, whatever its processing state."""
+    """Every capture of a visible record, newest first, whatever its processing state."""
     return list(
         Capture.objects.filter(record=record)
         .prefetch_related("derivatives")
@@ -67,8 +173,43 @@ def record_captures(record: Record) -> list[Capture]:
 
 def catalogue_counts() -> dict[str, int]:
     """Public totals for the home page."""
-    public = Record.objects.filter(visibility=Visibility.PUBLIC)
+    public = visible_records(None)
     return {
         "records": public.count(),
         "captures": Capture.objects.filter(record__in=public, state=CaptureState.READY).count(),
     }
+
+
+def review_queue() -> QuerySet[Capture]:
+    """Captures awaiting review: on a draft record, processed (ready or failed), undecided."""
+    decided = ReviewDecision.objects.filter(
+        decision__in=[Decision.REJECT, Decision.RECAPTURE, Decision.APPROVE]
+    ).values("capture_id")
+    return (
+        Capture.objects.filter(
+            record__visibility=Visibility.DRAFT,
+            state__in=[CaptureState.READY, CaptureState.FAILED],
+        )
+        .exclude(id__in=decided)
+        .select_related("record", "contributor__profile")
+        .prefetch_related("derivatives")
+        .order_by("created_at")
+    )
+
+
+def records_by_title(query: str, *, user: Any, limit: int = 20) -> list[Record]:
+    """Records the user may see whose title contains ``query`` (the capture form's search)."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    return list(visible_records(user).filter(title__icontains=query).order_by("title")[:limit])
+
+
+def latest_decisions(capture_ids: list[str]) -> dict[str, ReviewDecision]:
+    """The newest review decision of each capture."""
+    found: dict[str, ReviewDecision] = {}
+    for d in ReviewDecision.objects.filter(capture_id__in=capture_ids).order_by(
+        "-decided_at", "-id"
+    ):
+        found.setdefault(d.capture_id, d)
+    return found

@@ -66,8 +66,16 @@ def originals_for(unit: inputs.Unit, files: list[Path]) -> tuple[list[Original],
     return out, out[0].relpath
 
 
-def _keep_originals(capture: Capture, originals: list[Original]) -> list[PreservationEvent]:
-    """Write the originals as v1 of the capture's object; fill ``capture.originals``."""
+def _keep_originals(
+    capture: Capture,
+    originals: list[Original],
+    digests: dict[str, dict[str, str]] | None = None,
+) -> list[PreservationEvent]:
+    """Write the originals as v1 of the capture's object; fill ``capture.originals``.
+
+    ``digests`` (relpath -> {"sha512": .., "sha256": ..}) are digests taken when
+    the files arrived: storage checks its copy against them while writing it.
+    """
     now = timezone.now()
     arrival = {
         "capture": capture.id,
@@ -81,6 +89,7 @@ def _keep_originals(capture: Capture, originals: list[Original]) -> list[Preserv
         object_id=capture.id,
         originals=[(o.path, o.relpath) for o in originals],
         arrival=arrival,
+        digests=digests,
     )
     capture.originals = [{"path": o.relpath, **facts[ORIGINAL_DIR + o.relpath]} for o in originals]
     total = sum(int(o["size"]) for o in capture.originals)
@@ -132,6 +141,7 @@ def capture_metadata(capture: Capture, derivatives: list[Derivative]) -> dict[st
             "title": record.title,
             "description": record.description,
             "visibility": record.visibility,
+            "embargo_until": record.embargo_until.isoformat() if record.embargo_until else None,
             "created_at": record.created_at.isoformat() if record.created_at else None,
         },
         "capture": {
@@ -148,6 +158,7 @@ def capture_metadata(capture: Capture, derivatives: list[Derivative]) -> dict[st
             ],
             "stats": capture.stats,
             "timings": capture.timings,
+            "description": _description(capture),
         },
         "derivatives": [
             {
@@ -164,6 +175,25 @@ def capture_metadata(capture: Capture, derivatives: list[Derivative]) -> dict[st
             for d in derivatives
         ],
         "policy": policy_table(),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _description(capture: Capture) -> dict[str, Any]:
+    """What the contributor said (the archive keeps the exact location; pages do not show it)."""
+    return {
+        "captured_at": _iso(capture.captured_at),
+        "latitude": capture.latitude,
+        "longitude": capture.longitude,
+        "location_precision_m": capture.location_precision_m,
+        "location_source": capture.location_source,
+        "licence": capture.licence,
+        "consent_at": _iso(capture.consent_at),
+        "flag_private_interior": capture.flag_private_interior,
+        "flag_faces": capture.flag_faces,
     }
 
 
@@ -246,7 +276,7 @@ def capture_ingest(
             record=record,
             kind=processed.asset.kind,
             format=processed.asset.format,
-            source_name=unit.label[:500],
+            source_name=unit.public_name[:500],
             primary_file=primary_name[:500],
             stats=processed.stats,
             timings=processed.timings,
@@ -290,15 +320,24 @@ def record_create(*, title: str, visibility: str = Visibility.DRAFT) -> Record:
     return record
 
 
-def capture_create_received(*, record: Record, files: list[Original], source_name: str) -> Capture:
-    """File a capture whose originals arrived (e.g. an upload) and queue its processing."""
+def capture_create_received(
+    *,
+    record: Record,
+    files: list[Original],
+    source_name: str,
+    digests: dict[str, dict[str, str]] | None = None,
+) -> Capture:
+    """File a capture whose originals arrived (e.g. an upload) and queue its processing.
+
+    ``digests``: see :func:`_keep_originals` (an upload's arrival digests).
+    """
     capture = Capture(
         record=record,
         source_name=source_name[:500],
         state=CaptureState.RECEIVED,
         created_at=timezone.now(),
     )
-    events = _keep_originals(capture, files)
+    events = _keep_originals(capture, files, digests)
     capture.primary_file = capture.originals[0]["path"] if capture.originals else ""
     with transaction.atomic():
         capture.save(force_insert=True)

@@ -13,7 +13,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
 from spadok.catalogue import presenters, selectors
-from spadok.catalogue.models import Capture, Record
+from spadok.catalogue.models import Capture, Record, Visibility
 from spadok.catalogue.storage import get_storage
 
 PAGE_SIZE = 24
@@ -47,7 +47,15 @@ def browse(request: HttpRequest) -> HttpResponse:
 @require_GET
 def record_page(request: HttpRequest, record_id: str) -> HttpResponse:
     record = selectors.access_record(request.user, record_id)
-    views = [presenters.capture_view(record, c) for c in selectors.record_captures(record)]
+    views = [
+        presenters.capture_view(record, c, request.user) for c in selectors.record_captures(record)
+    ]
+    reviewer = selectors.may_review(request.user)
+    for view in views:
+        own = view.capture.contributor_id == request.user.pk and request.user.is_authenticated
+        view.location = presenters.location_for(record, view.capture, exact=reviewer or own)
+        if reviewer or own:
+            view.manage_url = reverse("catalogue:capture", args=[record.id, view.capture.id])
     shown = next((v for v in views if v.ready), None)
     staff = request.user.is_active and request.user.is_staff
     if staff:
@@ -57,9 +65,15 @@ def record_page(request: HttpRequest, record_id: str) -> HttpResponse:
         "catalogue/record.html",
         {"record": record, "shown": shown, "captures": views},
     )
-    if staff:  # a shared cache must never keep the staff version
+    if staff or not _is_open(record) or request.user.is_authenticated:
+        # A shared cache must never keep a staff, private or personal version.
         patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+def _is_open(record: Record) -> bool:
+    """Whether anyone may see it (the public set of :mod:`selectors`)."""
+    return selectors.visible_records(None).filter(pk=record.pk).exists()
 
 
 def _add_history(views: list[presenters.CaptureView]) -> None:
@@ -83,12 +97,25 @@ def _file_urls(record: Record, capture: Capture) -> dict[str, Any]:
 
 
 def record_data(record: Record, request: HttpRequest | None = None) -> dict[str, Any]:
-    """The public JSON view of a record; no contributor or device data."""
+    """The public JSON view of a record; no contributor or device data.
+
+    Never an exact location: "coarse" records give it rounded to 0.1°, others none.
+    """
     captures = []
     for capture in record.captures.all():
         urls = _file_urls(record, capture)
+        where = presenters.location_for(record, capture, exact=False)
         captures.append(
             {
+                "location": {
+                    "latitude": where.latitude,
+                    "longitude": where.longitude,
+                    "precision_m": where.precision_m,
+                }
+                if where
+                else None,
+                "captured_at": capture.captured_at.isoformat() if capture.captured_at else None,
+                "licence": capture.licence or None,
                 "id": capture.id,
                 "created": capture.created_at.isoformat(),
                 "kind": capture.kind,
@@ -96,7 +123,14 @@ def record_data(record: Record, request: HttpRequest | None = None) -> dict[str,
                 "state": capture.state,
                 "stats": capture.stats,
                 "originals": [
-                    {"path": o["path"], "size": o["size"], "sha256": o["sha256"], "url": u}
+                    {
+                        "path": o["path"],
+                        "size": o["size"],
+                        "sha256": o["sha256"],
+                        "url": u
+                        if request and selectors.sees_originals(request.user, capture)
+                        else None,
+                    }
                     for o, u in zip(capture.originals, urls["originals"], strict=True)
                 ],
                 "derivatives": [
@@ -120,8 +154,11 @@ def record_data(record: Record, request: HttpRequest | None = None) -> dict[str,
 
 @require_GET
 def record_json(request: HttpRequest, record_id: str) -> JsonResponse:
-    record = selectors.access_record(request.user, record_id)
-    return JsonResponse(record_data(record, request), json_dumps_params={"ensure_ascii": False})
+    record = selectors.access_record(request.user, record_id, action="json")
+    response = JsonResponse(record_data(record, request), json_dumps_params={"ensure_ascii": False})
+    if not _is_open(record):
+        patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 @require_GET
@@ -129,11 +166,14 @@ def capture_file(
     request: HttpRequest, record_id: str, capture_id: str, kind: str, name: str
 ) -> FileResponse:
     """Stream an original or a derivative from storage."""
-    record = selectors.access_record(request.user, record_id)
+    record = selectors.access_record(request.user, record_id, action=None)
     capture = selectors.access_capture(request.user, record, capture_id)
+    if kind not in ("original", "derivative"):
+        raise Http404("no such file")
+    selectors.log_sealed_access(request.user, record, capture, f"file:{kind}")
     if kind == "original":
         item = next((o for o in capture.originals if o["path"] == name), None)
-        if item is None:
+        if item is None or not selectors.sees_originals(request.user, capture):
             raise Http404("no such file")
         key, filename = item["key"], name.rsplit("/", 1)[-1]
         mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -155,5 +195,8 @@ def capture_file(
     except FileNotFoundError:
         raise Http404("file missing from storage") from None
     response = FileResponse(stream, as_attachment=attachment, filename=filename, content_type=mime)
-    response["Cache-Control"] = "public, max-age=86400"
+    if record.visibility == Visibility.DRAFT or not _is_open(record):
+        response["Cache-Control"] = "private, no-store"
+    else:
+        response["Cache-Control"] = "public, max-age=86400"
     return response

@@ -108,14 +108,22 @@ def events_of(object_id: str) -> list[PreservationEvent]:
 
 
 def object_create(
-    *, object_id: str, originals: list[tuple[Path, str]], arrival: dict[str, Any]
+    *,
+    object_id: str,
+    originals: list[tuple[Path, str]],
+    arrival: dict[str, Any],
+    digests: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Keep the originals as v1 of a new object; returns each original's stored facts.
 
     ``originals`` are (local path, relative name). The digests in the result are
-    the inventory's, computed from the bytes as they were written.
+    the inventory's, computed from the bytes as they were written. ``digests``
+    (relative name -> {"sha512": .., "sha256": ..}), from when the files
+    arrived, spare the store its own read before copying: it checks the sha512
+    and the size while it copies, and refuses a file that differs.
     """
     store = primary()
+    given = digests or {}
     files = [(path, ORIGINAL_DIR + rel) for path, rel in originals]
     arrival_raw = json.dumps(arrival, ensure_ascii=False, indent=1, sort_keys=True).encode()
     try:
@@ -126,6 +134,10 @@ def object_create(
             message="ingest: the originals as they arrived",
             user_name=AGENT,
             user_address=agent_address(),
+            digests={
+                ORIGINAL_DIR + rel: d["sha512"] for rel, d in given.items() if d.get("sha512")
+            },
+            fixity={ORIGINAL_DIR + rel: d["sha256"] for rel, d in given.items() if d.get("sha256")},
         )
     except OSError as exc:
         from spadok.core.errors import SpadokError

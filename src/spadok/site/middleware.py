@@ -31,5 +31,19 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", POLICY)
+        response.headers.setdefault("Content-Security-Policy", _policy())
         return response
+
+
+def _policy() -> str:
+    """The policy, letting map tiles in from the one server SPADOK_TILE_URL names."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    tiles = getattr(settings, "SPADOK_TILE_URL", "")
+    if not tiles:
+        return POLICY
+    parts = urlsplit(tiles)
+    origin = f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"  # {s}: any subdomain
+    return POLICY.replace("img-src 'self' data: blob:", f"img-src 'self' data: blob: {origin}")

@@ -214,3 +214,22 @@ if HTTPS and not DEBUG:
     LANGUAGE_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+
+# -- contributions: the capture form's map (spadok.catalogue) --
+# Leaflet from npm, served from node_modules like the other front-end libraries.
+STATICFILES_DIRS += [("vendor/leaflet", NODE_MODULES / "leaflet" / "dist")]
+# Map tiles, e.g. "https://tile.example.org/{z}/{x}/{y}.png"; empty: no tiles (a plain
+# background to click on), so the site still loads nothing from other servers.
+SPADOK_TILE_URL = os.environ.get("SPADOK_TILE_URL", "").strip()
+if SPADOK_TILE_URL and not (
+    SPADOK_TILE_URL.startswith(("https://", "http://"))
+    and all(part in SPADOK_TILE_URL for part in ("{z}", "{x}", "{y}"))
+):
+    sys.stderr.write(
+        "spadok: configuration error: SPADOK_TILE_URL must be an http(s) URL with "
+        "{z}, {x} and {y} in it, or empty for no tiles\n"
+    )
+    raise SystemExit(2)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
+    "spadok.catalogue.context_processors.review"
+)
