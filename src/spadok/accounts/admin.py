@@ -5,24 +5,13 @@ records every change; tokens are made and revoked by their owners."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from spadok.accounts.models import ApiToken, Profile, RoleChange
-
-
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from spadok.site.readonly_admin import ReadOnlyAdminMixin
 
 
 @admin.register(Profile)
-class ProfileAdmin(_ReadOnly, admin.ModelAdmin):
+class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("display_name", "user", "role", "credit_me", "created_at")
     list_filter = ("role", "credit_me")
     search_fields = ("display_name", "user__username")
@@ -30,14 +19,14 @@ class ProfileAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(RoleChange)
-class RoleChangeAdmin(_ReadOnly, admin.ModelAdmin):
+class RoleChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("changed_at", "user", "from_role", "to_role", "actor")
     list_filter = ("to_role", "changed_at")
     list_select_related = ("user", "actor")
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(_ReadOnly, admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "prefix", "user", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")

@@ -8,23 +8,12 @@ changes nothing: an edit here would leave storage behind the database.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from spadok.catalogue.models import Capture, Derivative, Record
+from spadok.site.readonly_admin import ReadOnlyAdminMixin
 
 
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class CaptureInline(_ReadOnly, admin.TabularInline):
+class CaptureInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Capture
     fk_name = "record"
     fields = ("id", "state", "kind", "format", "source_name", "created_at")
@@ -33,7 +22,7 @@ class CaptureInline(_ReadOnly, admin.TabularInline):
     show_change_link = True
 
 
-class DerivativeInline(_ReadOnly, admin.TabularInline):
+class DerivativeInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Derivative
     fields = ("role", "policy", "mime", "size", "sha256", "tool", "created_at")
     readonly_fields = fields
@@ -41,7 +30,7 @@ class DerivativeInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(Record)
-class RecordAdmin(_ReadOnly, admin.ModelAdmin):
+class RecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("title", "id", "visibility", "created_at", "updated_at")
     list_filter = ("visibility", "created_at")
     search_fields = ("id", "title", "description")
@@ -50,7 +39,7 @@ class RecordAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Capture)
-class CaptureAdmin(_ReadOnly, admin.ModelAdmin):
+class CaptureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "record", "state", "kind", "format", "step", "attempts", "created_at")
     list_filter = ("state", "kind", "format", "created_at")
     search_fields = ("id", "record__id", "record__title", "source_name")
@@ -60,7 +49,7 @@ class CaptureAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Derivative)
-class DerivativeAdmin(_ReadOnly, admin.ModelAdmin):
+class DerivativeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("capture", "role", "policy", "mime", "size", "created_at")
     list_filter = ("role", "policy", "mime")
     search_fields = ("capture__id", "sha256", "key")

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from spadok.site.readonly_admin import ReadOnlyAdminMixin
 from spadok.uploads.models import Upload, UploadChunk
 
 
-class UploadChunkInline(admin.TabularInline):
+class UploadChunkInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = UploadChunk
     fields = ("offset", "length", "sha256", "whole", "received_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
+class UploadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("filename", "user", "state", "offset", "length", "capture", "created_at")
     list_filter = ("state", "created_at")
     search_fields = ("id", "filename", "title", "user__username", "sha256", "capture__id")
@@ -28,12 +25,3 @@ class UploadAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Upload._meta.fields]
     inlines = [UploadChunkInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
