@@ -45,6 +45,10 @@ class Record(models.Model):
     sealed_readers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="sealed_records"
     )
+    # The place this record documents; a record may be filed before its site is known.
+    site = models.ForeignKey(
+        "sites.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

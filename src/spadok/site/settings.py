@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks",
     "django_tasks_db",
+    "spadok.sites",
     "spadok.catalogue",
     "spadok.preservation",
     "spadok.jobs",

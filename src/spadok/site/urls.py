@@ -21,5 +21,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("archive/", include("spadok.preservation.urls")),
     path("", include("spadok.uploads.urls")),
+    path("", include("spadok.sites.urls")),
     path("", include("spadok.catalogue.urls")),
 ]
