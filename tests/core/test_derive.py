@@ -152,6 +152,38 @@ def test_vertex_normals_match_trimesh() -> None:
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
+def test_vertex_normals_in_blocks_match_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Summing normals block by block (bounded temporaries) changes nothing that shows."""
+    from spadok.core.derive import webglb
+
+    mesh = trimesh.load(data("scans", "stanford_via_pyvista", "bunny.ply"), process=False)
+    pos = np.asarray(mesh.vertices, np.float32)
+    idx = mesh.faces.astype(np.uint32).ravel()
+    one_pass = vertex_normals(pos, idx)
+    monkeypatch.setattr(webglb, "NORMAL_BLOCK", 997)  # many blocks, uneven last one
+    blocks = vertex_normals(pos, idx)
+    assert np.allclose(one_pass, blocks, atol=1e-6)
+
+
+def test_deferred_normals_give_the_same_tier() -> None:
+    """Normals computed beside the simplifier end up exactly where computed ones would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    mesh = textured_mesh(trimesh.creation.icosphere(subdivisions=5), 20_000, (64, 64))
+    eager, _ = scene_primitives(trimesh.Scene(mesh))
+    deferred, _ = scene_primitives(trimesh.Scene(mesh), defer_normals=True)
+    assert eager[0].normals is not None and deferred[0].normals is None
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(vertex_normals, deferred[0].positions, deferred[0].indices)
+        late, _ = simplify_primitive(deferred[0], 2_000, normals=future)
+        kept, _ = simplify_primitive(deferred[0], 10**9, normals=future)  # nothing to cut
+    now, _ = simplify_primitive(eager[0], 2_000)
+    assert late.normals is not None and now.normals is not None
+    assert np.array_equal(late.indices, now.indices)
+    assert np.array_equal(late.normals, now.normals)
+    assert kept.normals is not None and len(kept.normals) == len(eager[0].positions)
+
+
 def test_meshoptimizer_wrapper_contract() -> None:
     """The alpha wrapper counts rows of a 2-D index array as indices: we pass flat arrays."""
     import meshoptimizer as mo
@@ -503,3 +535,20 @@ def test_lods_with_thumbnail(tmp_path: Path) -> None:
     assert [r.role for r in results] == ["web-high", "web-low", "thumbnail"]
     assert results[-1].params["up"] == "Z"
     assert_not_blank(results[-1].path)
+
+
+def test_process_lets_go_of_the_master_and_keeps_everything(tmp_path: Path) -> None:
+    """pipeline.process: statistics and every tier from a textured scan, then the
+    master's geometry is released (asset.scene is None) with the texture work
+    done on the statistics thread."""
+    from spadok.core import pipeline
+
+    done = pipeline.process(data("awkward", "trimesh_models", "fuze.obj"), tmp_path)
+    assert done.asset.scene is None
+    assert done.stats["triangles"] == 1000 and done.stats["textures"]
+    roles = [d.role for d in done.derivatives]
+    assert roles == ["web-high", "thumbnail"]
+    high = done.derivatives[0]
+    assert high.stats["textures"][0]["mime"] == "image/jpeg"
+    assert validate_glb(high.path)["errors"] == 0
+    assert done.timings["total"]["cpu_seconds"] > 0

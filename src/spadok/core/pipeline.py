@@ -8,12 +8,17 @@ behind. Each step reports its duration and peak memory.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import gc
 import hashlib
 import logging
 import resource
+import sys
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,15 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process (all threads) and of its finished children (gltfpack).
+
+    Unlike wall time, it hardly changes when other work shares the machine.
+    """
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 class _Steps:
     def __init__(self, progress: ProgressFn | None) -> None:
         self.progress = progress
@@ -62,6 +76,82 @@ class _Steps:
         }
         log.info("step %s took %.2fs", name, self.timings[name]["seconds"])
         return result
+
+
+class _Release:
+    """Lets go of a mesh master's geometry once every reader is done with it.
+
+    Statistics read the trimesh scene (float64 vertices, int64 faces); the web
+    copies read it once into float32 arrays. After both, nothing needs it, and
+    the memory (about 60% of the mesh's) goes back to the system before the
+    simplifier and gltfpack reach their peaks. ``asset.scene`` is None after.
+    """
+
+    def __init__(self, asset: Asset, readers: int) -> None:
+        self.asset = asset
+        self.left = readers
+        self.lock = threading.Lock()
+
+    def after(self, fn: Callable[[Asset], Any], asset: Asset) -> Any:
+        try:
+            return fn(asset)
+        finally:
+            self.done()
+
+    def done(self) -> None:
+        with self.lock:
+            self.left -= 1
+            if self.left:
+                return
+            scene, self.asset.scene = self.asset.scene, None
+        if scene is not None:
+            scene.geometry.clear()  # shared with the Y-up view: both let go
+        del scene
+        release_memory()
+
+
+def tune_malloc() -> None:
+    """Let glibc return big freed blocks to the system (once per process).
+
+    By default glibc raises its mmap threshold after the first large free, so
+    later arrays of up to 32 MB come from heaps it seldom gives back, and the
+    process keeps its peak long after. A fixed threshold keeps big arrays in
+    their own mappings, returned on free. Not glibc: nothing to do.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_TRIM_THRESHOLD, 4 << 20)
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the system now (glibc's malloc_trim)."""
+    gc.collect()
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_MALLOC_TUNED = False
+
+
+@functools.cache
+def _glibc() -> Any:
+    if sys.platform != "linux":
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+        libc.mallopt  # noqa: B018
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 # Formats with no up convention: scanners often write Z-up, viewers assume Y-up.
@@ -97,8 +187,10 @@ def process(
     """Read, measure and derive one model; raise :class:`SpadokError` on bad input."""
     from spadok.core import stats as stats_mod
 
+    tune_malloc()
     steps = _Steps(progress)
     started = time.perf_counter()
+    cpu_started = _cpu_seconds()
     registry.check_file(primary, limits)
     spec = steps.run("identify", lambda: registry.detect(primary))
     if spec is None:
@@ -114,10 +206,19 @@ def process(
             bounds = asset.scene.bounds
             size = (bounds[1] - bounds[0]).tolist() if bounds is not None else None
             asset.up_axis = up_axis(asset, size)
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = pool.submit(steps.run, "statistics", lambda: stats_mod.asset_stats(asset))
+            # The textures are encoded in the same thread after the statistics, and
+            # the master's geometry is let go once both readers are done with it:
+            # the peaks of statistics, simplifier and texture encoder do not stack.
+            release = _Release(asset, readers=2)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spadok-stats") as pool:
+                pending = pool.submit(
+                    steps.run, "statistics", lambda: release.after(stats_mod.asset_stats, asset)
+                )
                 view = y_up_view(asset)
-                derivatives.extend(steps.run("web", lambda: make_web(asset, out, view)))
+                derivatives.extend(
+                    steps.run("web", lambda: make_web(asset, out, view, pool, release.done))
+                )
+                del view
                 stats = pending.result()
         else:
             stats = steps.run("statistics", lambda: stats_mod.asset_stats(asset))
@@ -133,6 +234,7 @@ def process(
         raise SpadokError("input.too_large", "the model does not fit in memory") from exc
     steps.timings["total"] = {
         "seconds": round(time.perf_counter() - started, 3),
+        "cpu_seconds": round(_cpu_seconds() - cpu_started, 3),
         "peak_rss_mb": round(_peak_mb(), 1),
     }
     if progress:
@@ -140,7 +242,13 @@ def process(
     return Processed(asset=asset, stats=stats, derivatives=derivatives, timings=steps.timings)
 
 
-def make_web(asset: Asset, out: Path, view: Any = None) -> list[DerivativeFile]:
+def make_web(
+    asset: Asset,
+    out: Path,
+    view: Any = None,
+    executor: Executor | None = None,
+    extracted: Callable[[], None] | None = None,
+) -> list[DerivativeFile]:
     """The web copies a viewer loads: GLB levels of detail, or points."""
     if asset.stored_only:
         return []
@@ -149,7 +257,15 @@ def make_web(asset: Asset, out: Path, view: Any = None) -> list[DerivativeFile]:
 
         # The thumbnail is rendered from a small tier while gltfpack compresses.
         scene = view if view is not None else asset.scene
-        return make_mesh_lods(scene, out, thumbnail=out / "thumbnail.png", up="Y")
+        view = None
+        return make_mesh_lods(
+            scene,
+            out,
+            thumbnail=out / "thumbnail.png",
+            up="Y",
+            texture_executor=executor,
+            extracted=extracted,
+        )
     if asset.points is not None:
         from spadok.core.derive.pointweb import make_point_glb
 

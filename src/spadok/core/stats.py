@@ -71,15 +71,15 @@ def _merge_positions(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     in space, not in the index buffer. Positions are matched by a 64-bit hash of
     their exact bits (sorting 8-byte keys is far cheaper than 24-byte rows).
     """
-    v = np.ascontiguousarray(vertices, dtype=np.float64) + 0.0  # -0.0 and 0.0 are one place
-    bits = v.view(np.uint64)
+    v = np.asarray(vertices, dtype=np.float64)
+    h = np.zeros(len(v), np.uint64)
+    column = np.empty(len(v), np.float64)  # one column at a time: no full copy
     with np.errstate(over="ignore"):
-        h = _mix64(bits[:, 0].copy())
-        h ^= bits[:, 1]
-        h = _mix64(h)
-        h ^= bits[:, 2]
-        h = _mix64(h)
-    del v, bits
+        for axis in range(3):
+            np.add(v[:, axis], 0.0, out=column)  # -0.0 and 0.0 are one place
+            h ^= column.view(np.uint64)
+            h = _mix64(h)
+    del column
     unique, inverse = np.unique(h, return_inverse=True)
     if len(unique) == len(vertices):
         return faces
@@ -110,16 +110,19 @@ def _edge_facts(faces: np.ndarray, n_vertices: int) -> dict[str, Any]:
     if len(faces) == 0:
         return {"watertight": False, "manifold": True, "components": 0}
     f = faces.astype(_index_dtype(n_vertices), copy=False)
-    a = f.reshape(-1)
-    b = f[:, [1, 2, 0]].reshape(-1)
-    keys = np.minimum(a, b).astype(np.int64)
-    keys *= np.int64(max(n_vertices, 1))
-    keys += np.maximum(a, b)
-    keys <<= 1
-    keys |= a > b
-    del b
+    n_faces = len(f)
+    keys = np.empty(3 * n_faces, np.int64)
+    for corner in range(3):  # the edge from each corner to the next, one side at a time
+        a, b = f[:, corner], f[:, (corner + 1) % 3]
+        part = keys[corner * n_faces : (corner + 1) * n_faces]
+        np.minimum(a, b, out=part)
+        part *= np.int64(max(n_vertices, 1))
+        part += np.maximum(a, b)
+        part <<= 1
+        part |= a > b
+    del a, b, part  # ``part`` is a view: it would keep ``keys`` alive below
     keys.sort()
-    direction_ok = bool(np.all((keys[0::2] ^ keys[1::2]) == 1)) if len(keys) % 2 == 0 else False
+    direction_ok = len(keys) % 2 == 0 and _pairs_differ_by_one(keys)
     keys >>= 1  # now undirected keys, sorted
     manifold = not bool(np.any(keys[2:] == keys[:-2]))
     watertight = (
@@ -136,23 +139,39 @@ def _edge_facts(faces: np.ndarray, n_vertices: int) -> dict[str, Any]:
     }
 
 
+def _pairs_differ_by_one(keys: np.ndarray) -> bool:
+    """``keys[2i] ^ keys[2i+1] == 1`` for every pair, in blocks (no full temporaries)."""
+    block = 1 << 20
+    for start in range(0, len(keys), block):
+        part = keys[start : start + block]
+        if not bool(np.all((part[0::2] ^ part[1::2]) == 1)):
+            return False
+    return True
+
+
 def _components(faces: np.ndarray, n_vertices: int) -> int:
-    """Connected pieces of the surface (two edges per face connect all three corners)."""
-    from scipy.sparse import coo_matrix
+    """Connected pieces of the surface (two edges per face connect all three corners).
+
+    The graph is built straight as CSR with float64 weights (what csgraph works
+    in, so it is not converted again) and read as weakly connected: the same
+    pieces as the undirected graph, for less memory than a COO round trip.
+    """
+    from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
     rows = np.concatenate([faces[:, 0], faces[:, 1]])
     cols = np.concatenate([faces[:, 1], faces[:, 2]])
-    graph = coo_matrix(
-        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n_vertices, n_vertices)
-    ).tocsr()
+    graph = csr_matrix(
+        (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_vertices, n_vertices)
+    )
     del rows, cols
-    _, labels = connected_components(graph, directed=False)
+    _, labels = connected_components(graph, directed=True, connection="weak")
+    del graph
     return len(np.unique(labels[faces[:, 0]]))
 
 
 # Faces per block when summing areas and volumes: bounds the temporaries.
-AREA_BLOCK = 1 << 19
+AREA_BLOCK = 1 << 17
 
 
 def _area_and_signed_volume(vertices: np.ndarray, faces: np.ndarray) -> tuple[float, float]:
@@ -204,7 +223,9 @@ def _textures(geoms: list[Any]) -> tuple[list[dict[str, Any]], int, bool]:
 
 
 def _bbox(points: np.ndarray) -> dict[str, Any]:
-    finite = points[np.isfinite(points).all(axis=1)] if len(points) else points
+    finite = points
+    if len(points) and not np.isfinite(points).all():  # a copy only when something is not
+        finite = points[np.isfinite(points).all(axis=1)]
     if len(finite) == 0:
         return {"bbox": None, "size": None}
     lo = finite.min(axis=0)

@@ -5,7 +5,8 @@ seam-preserving), its textures are resized and re-encoded with Pillow, it is
 written as a plain GLB by a small writer here (trimesh's exporter re-encodes
 textures as PNG and computes what we already have, both slow on big scans),
 and gltfpack then quantises and meshopt-compresses it. gltfpack runs in the
-background while the next tier is simplified.
+background while the next tier is simplified, one tier at a time (each run is a
+node process of its own, and their memory would add up).
 
 The master is never touched: derivatives always start from the loaded scene.
 """
@@ -20,7 +21,8 @@ import shutil
 import struct
 import subprocess
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import metadata
@@ -168,22 +170,29 @@ class Primitive:
         return self.indices is None
 
 
+# Faces per block when summing vertex normals: bounds the temporaries (about
+# 60 bytes a face) to a few tens of MB on a scan of millions of triangles.
+NORMAL_BLOCK = 1 << 18
+
+
 def vertex_normals(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals, with bincount (several times faster than trimesh)."""
     n = len(positions)
     tri = indices.reshape(-1, 3)
-    p0 = positions[tri[:, 0]]
-    e1 = positions[tri[:, 1]] - p0
-    e2 = positions[tri[:, 2]] - p0
-    del p0
-    out = np.empty((n, 3), np.float32)
+    acc = np.zeros((3, n), np.float64)
     a, b = (1, 2, 0), (2, 0, 1)
-    for axis in range(3):
-        fn = e1[:, a[axis]] * e2[:, b[axis]] - e1[:, b[axis]] * e2[:, a[axis]]
-        acc = np.bincount(tri[:, 0], weights=fn, minlength=n)
-        acc += np.bincount(tri[:, 1], weights=fn, minlength=n)
-        acc += np.bincount(tri[:, 2], weights=fn, minlength=n)
-        out[:, axis] = acc
+    for start in range(0, len(tri), NORMAL_BLOCK):
+        block = tri[start : start + NORMAL_BLOCK]
+        p0 = positions[block[:, 0]]
+        e1 = positions[block[:, 1]] - p0
+        e2 = positions[block[:, 2]] - p0
+        del p0
+        for axis in range(3):
+            fn = e1[:, a[axis]] * e2[:, b[axis]] - e1[:, b[axis]] * e2[:, a[axis]]
+            for corner in range(3):
+                acc[axis] += np.bincount(block[:, corner], weights=fn, minlength=n)
+    out = np.empty((n, 3), np.float32)
+    out[:] = acc.T
     return unit_rows(out)
 
 
@@ -251,8 +260,13 @@ def _has_alpha(image: Image.Image) -> bool:
     return isinstance(low, int | float) and low < 255
 
 
-def scene_primitives(scene: trimesh.Scene) -> tuple[list[Primitive], np.ndarray]:
+def scene_primitives(
+    scene: trimesh.Scene, defer_normals: bool = False
+) -> tuple[list[Primitive], np.ndarray]:
     """Flatten a trimesh scene to world-space primitives around a float64 centre.
+
+    With ``defer_normals``, normals the file lacks are left None for the
+    caller to compute (e.g. beside the simplifier, which does not need them).
 
     The centre is subtracted before the float32 cast, so georeferenced
     coordinates keep their precision; it goes back in as a node translation.
@@ -288,7 +302,7 @@ def scene_primitives(scene: trimesh.Scene) -> tuple[list[Primitive], np.ndarray]
 
     prims: list[Primitive] = []
     for geom, tf in items:
-        prim = _geometry_primitive(geom, tf, centre)
+        prim = _geometry_primitive(geom, tf, centre, defer_normals)
         if prim is not None:
             prims.append(prim)
     if not prims:
@@ -296,7 +310,9 @@ def scene_primitives(scene: trimesh.Scene) -> tuple[list[Primitive], np.ndarray]
     return prims, centre
 
 
-def _geometry_primitive(geom: Any, tf: np.ndarray, centre: np.ndarray) -> Primitive | None:
+def _geometry_primitive(
+    geom: Any, tf: np.ndarray, centre: np.ndarray, defer_normals: bool = False
+) -> Primitive | None:
     import trimesh
 
     verts = np.asarray(geom.vertices, dtype=np.float64)
@@ -335,7 +351,7 @@ def _geometry_primitive(geom: Any, tf: np.ndarray, centre: np.ndarray) -> Primit
         normals = unit_rows(normals)
         if not np.isfinite(normals).all():
             normals = None
-    if normals is None:
+    if normals is None and not defer_normals:
         normals = vertex_normals(positions, indices)
 
     uv = None
@@ -411,21 +427,36 @@ def compact(prim: Primitive, indices: np.ndarray) -> Primitive:
 
 
 def simplify_primitive(
-    prim: Primitive, target_triangles: int, sloppy: bool = False
+    prim: Primitive,
+    target_triangles: int,
+    sloppy: bool = False,
+    normals: Future[np.ndarray] | None = None,
 ) -> tuple[Primitive, float]:
     """Simplify to at most ``target_triangles``; returns the primitive and the relative error.
 
     meshoptimizer keeps split vertices (UV/colour seams) as seams. When the
     topology (e.g. an unwelded triangle soup) stops it short of the budget,
-    the sloppy simplifier finishes the job.
+    the sloppy simplifier finishes the job. ``normals``, when given, are the
+    primitive's normals still being computed: the simplifier reads positions
+    only, so they are waited for just before the kept vertices are taken.
     """
     import meshoptimizer as mo
 
+    if normals is not None:
+        pending = normals
+
+        def with_normals(p: Primitive) -> Primitive:
+            return replace(p, normals=pending.result())
+    else:
+
+        def with_normals(p: Primitive) -> Primitive:
+            return p
+
     if prim.indices is None:
-        return _subsample_points(prim, target_triangles), 0.0
+        return _subsample_points(with_normals(prim), target_triangles), 0.0
     tris = len(prim.indices) // 3
     if tris <= target_triangles:
-        return prim, 0.0
+        return with_normals(prim), 0.0
     target_triangles = max(target_triangles, 1)
     idx = np.ascontiguousarray(prim.indices, dtype=np.uint32)
     pos = np.ascontiguousarray(prim.positions, dtype=np.float32)
@@ -436,8 +467,8 @@ def simplify_primitive(
         count, sloppy_error = _run(mo.simplify_sloppy, dest, idx, pos, target, max_error=1.0)
         error = max(error, sloppy_error)
     if count == 0:  # collapsed entirely: keep a sloppy, tiny version rather than nothing
-        return prim, 0.0
-    out = compact(prim, dest[:count].copy())
+        return with_normals(prim), 0.0
+    out = compact(with_normals(prim), dest[:count].copy())
     del dest
     return out, error
 
@@ -510,10 +541,11 @@ class TextureCache:
     the GIL), so textures are encoded while meshoptimizer simplifies.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, executor: Executor | None = None) -> None:
         self._futures: dict[tuple[int, int], Future[tuple[bytes, str, tuple[int, int]]]] = {}
         self._keep: list[Any] = []  # keep images alive so their id() stays unique
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Executor | None = executor
+        self._own_pool = executor is None
 
     def prefetch(self, image: Image.Image, edges: list[int]) -> None:
         """Encode ``image`` at each max edge (largest first) in the background."""
@@ -541,9 +573,15 @@ class TextureCache:
         return self._futures[key].result()
 
     def close(self) -> None:
-        if self._pool is not None:
+        for future in self._futures.values():
+            future.cancel()
+        if self._pool is not None and self._own_pool:
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        else:  # a borrowed executor: wait for our running job, leave the executor be
+            for future in self._futures.values():
+                if not future.cancelled():
+                    future.exception()
+        self._pool = None
 
 
 def _fit(image: Image.Image, max_edge: int) -> Image.Image:
@@ -788,9 +826,43 @@ class _Pending:
     tier: MeshTier
     raw: Path
     out: Path
-    proc: subprocess.Popen[bytes]
+    job: Future[None]
     stats: dict[str, Any]
     params: dict[str, Any]
+
+
+class _GltfpackQueue:
+    """gltfpack runs one at a time, in the background, in the order submitted.
+
+    Each run is a node process of up to a few hundred MB (the WASM heap grows
+    with the tier); running the tiers side by side would add those up, on
+    top of the simplifier's own peak. One at a time, they still overlap the
+    simplification of the next tier and the thumbnail.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spadok-gltfpack")
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._closed = False
+
+    def submit(self, src: Path, dst: Path) -> Future[None]:
+        return self._pool.submit(self._run, src, dst)
+
+    def _run(self, src: Path, dst: Path) -> None:
+        if self._closed:
+            raise SpadokError("processing.failed", "gltfpack was cancelled")
+        proc = start_gltfpack(src, dst)
+        self._procs.append(proc)
+        finish_gltfpack(proc)
+
+    def close(self) -> None:
+        """Cancel what has not started and stop what runs (after a failure)."""
+        self._closed = True
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def make_mesh_lods(
@@ -798,6 +870,8 @@ def make_mesh_lods(
     out_dir: Path,
     thumbnail: Path | None = None,
     up: Literal["Y", "Z"] = "Y",
+    texture_executor: Executor | None = None,
+    extracted: Callable[[], None] | None = None,
 ) -> list[DerivativeFile]:
     """Make the web GLB tiers for a mesh scene into ``out_dir``.
 
@@ -806,21 +880,43 @@ def make_mesh_lods(
     ``thumbnail``, the thumbnail is rendered too (last in the list, role
     "thumbnail") from a tier of at most ``THUMBNAIL_SOURCE_TRIANGLES``, while
     gltfpack still runs: the same picture as from the master, for less time.
+
+    ``texture_executor`` runs the texture work (by default a thread of its
+    own); the pipeline passes its statistics thread, so that textures are
+    encoded after the statistics rather than beside them and the simplifier.
+    ``extracted`` is called once the scene has been read into web arrays,
+    after which this function no longer touches ``scene``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    prims, centre = scene_primitives(scene)
+    prims, centre = scene_primitives(scene, defer_normals=True)
+    del scene
+    if extracted is not None:
+        extracted()
     timings["extract"] = time.perf_counter() - t0
     total_tris = sum(p.triangles for p in prims)
     total_points = sum(len(p.positions) for p in prims if p.is_points)
     plan = plan_tiers(total_tris)
+    # Normals the file lacks are computed beside the first simplification
+    # (which reads positions only) rather than before it.
+    normals_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spadok-normals")
+    normals: dict[int, Future[np.ndarray]] = {
+        id(p): normals_pool.submit(vertex_normals, p.positions, p.indices)
+        for p in prims
+        if p.indices is not None and p.normals is None
+    }
+    if plan[0][1] >= total_tris:  # nothing to simplify first: wait for them now
+        prims = [
+            replace(p, normals=normals.pop(id(p)).result()) if id(p) in normals else p
+            for p in prims
+        ]
     if total_points > POINT_WEB_MAX_POINTS:  # loose points follow the point-cloud limit
         keep = POINT_WEB_MAX_POINTS / total_points
         prims = [
             _subsample_points(p, int(len(p.positions) * keep)) if p.is_points else p for p in prims
         ]
-    textures = TextureCache()
+    textures = TextureCache(texture_executor)
     for image in {
         id(p.material.image): p.material.image
         for p in prims
@@ -829,6 +925,7 @@ def make_mesh_lods(
         assert image is not None
         textures.prefetch(image, [tier.max_texture for tier, _ in plan])
     pending: list[_Pending] = []
+    packer = _GltfpackQueue()
     thumb_prims = prims if total_tris <= THUMBNAIL_SOURCE_TRIANGLES else None
     current = prims
     del prims  # the master copy goes as soon as the first tier replaces it
@@ -852,7 +949,9 @@ def make_mesh_lods(
                     is_last = prim is tri_prims[-1]
                     share = budget_left if is_last else int(prim.triangles * ratio)
                     share = max(0, min(share, budget_left))
-                    simp, err = simplify_primitive(prim, max(share, 1))
+                    simp, err = simplify_primitive(
+                        prim, max(share, 1), normals=normals.pop(id(prim), None)
+                    )
                     budget_left -= simp.triangles
                     nxt.append(simp)
                     errors.append(err)
@@ -883,7 +982,7 @@ def make_mesh_lods(
                 "jpeg_quality": JPEG_QUALITY,
                 "gltfpack": list(GLTFPACK_ARGS),
             }
-            pending.append(_Pending(tier, raw, out, start_gltfpack(raw, out), stats, params))
+            pending.append(_Pending(tier, raw, out, packer.submit(raw, out), stats, params))
             previous = tris
             if thumb_prims is None and tris <= THUMBNAIL_SOURCE_TRIANGLES:
                 thumb_prims = current
@@ -899,7 +998,7 @@ def make_mesh_lods(
         results: list[DerivativeFile] = []
         for job in pending:
             t = time.perf_counter()
-            finish_gltfpack(job.proc)
+            job.job.result()
             add_root_translation(job.out, centre)
             timings[f"{job.tier.role}.gltfpack_wait"] = time.perf_counter() - t
             job.raw.unlink(missing_ok=True)
@@ -918,10 +1017,9 @@ def make_mesh_lods(
             results.append(thumb_file)
     finally:
         textures.close()
+        packer.close()
+        normals_pool.shutdown(wait=True, cancel_futures=True)
         for job in pending:
-            if job.proc.poll() is None:
-                job.proc.kill()
-                job.proc.wait()
             job.raw.unlink(missing_ok=True)
     timings["total"] = time.perf_counter() - t0
     log.info("mesh LODs: %s triangles, %s points -> %s", total_tris, total_points, timings)
