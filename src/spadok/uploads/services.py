@@ -33,6 +33,7 @@ from spadok.catalogue.models import Capture, Visibility
 from spadok.core import pipeline
 from spadok.core.errors import SpadokError
 from spadok.core.preservation.ocfl import OcflError
+from spadok.evidence.services import custody_append, upload_arrival
 from spadok.uploads import parts, selectors
 from spadok.uploads.models import Upload, UploadChunk, UploadState
 from spadok.uploads.tus import Checksum, safe_filename
@@ -126,7 +127,10 @@ def upload_append(
                 state=UploadState.EXPIRED, error_code="upload.expired"
             )
             raise SpadokError("upload.expired", f"{upload.id}: its part file is gone")
-        written = parts.append(paths.part, offset, read, expected=length, checksum=checksum)
+        running = parts.running_for(paths, offset)
+        written = parts.append(
+            paths.part, offset, read, expected=length, checksum=checksum, running=running
+        )
         now = timezone.now()
         with transaction.atomic():
             if written.length:
@@ -142,6 +146,8 @@ def upload_append(
                 offset=F("offset") + written.length, expires_at=_expiry(), updated_at=now
             )
         upload.refresh_from_db()
+        if upload.offset == running.offset:  # committed: the next PATCH goes on from here
+            parts.keep_running(upload.id, running)
         if written.checksum_ok is False:
             raise SpadokError(
                 "upload.checksum_mismatch",
@@ -149,7 +155,7 @@ def upload_append(
             )
         if upload.offset != upload.length:
             return upload
-        _complete_locked(upload, paths)
+        _complete_locked(upload, paths, running)
     enqueue_finish(upload.id)  # after the lock is released: the job takes it
     return upload
 
@@ -173,10 +179,19 @@ def enqueue_finish(upload_id: uuid.UUID) -> None:
     transaction.on_commit(enqueue)
 
 
-def _complete_locked(upload: Upload, paths: parts.Paths) -> None:
-    """Record the whole file's digests, before anything else touches it."""
+def _complete_locked(upload: Upload, paths: parts.Paths, running: parts.Running) -> None:
+    """Record the whole file's digests, before anything else touches it.
+
+    They were taken as the bytes arrived (``running``); the file is read again
+    only if that state does not cover it (it always does, unless a bug says otherwise).
+    """
     started = time.monotonic()
-    digests = pipeline.file_digests(paths.part, ("sha256", "sha512"))
+    parts.forget_running(upload.id)
+    if running.offset == upload.length == paths.part.stat().st_size:
+        digests = running.digests()
+    else:
+        log.warning("upload %s: running digests at %s, reading the file", upload.id, running.offset)
+        digests = pipeline.file_digests(paths.part, ("sha256", "sha512"))
     Upload.objects.filter(id=upload.id).update(
         state=UploadState.COMPLETE,
         sha256=digests["sha256"],
@@ -253,6 +268,9 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
         )
         Upload.objects.filter(id=upload.id).update(capture=capture)
         return _fail(upload, SpadokError("upload.digest_mismatch", f"capture {capture.id}"))
+    custody_append(
+        capture=capture, action="upload.received", actor=upload.user, data=upload_arrival(upload)
+    )
     Upload.objects.filter(id=upload.id).update(
         state=UploadState.DONE, capture=capture, error_code="", error_message=""
     )
