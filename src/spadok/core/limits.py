@@ -18,6 +18,10 @@ class Limits:
     max_zip_ratio: float = 200.0
     max_zip_total_bytes: int = 32 * 1024**3
     max_zip_depth: int = 2
+    # Site lists (spadok import-sites / import-regions): a whole national register
+    # fits; a runaway export or a wrong file does not.
+    max_registry_bytes: int = 512 * 1024**2
+    max_registry_rows: int = 2_000_000
 
 
 DEFAULT_LIMITS = Limits()

@@ -66,6 +66,8 @@ class Site(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=_site_id, editable=False)
     names = models.JSONField(default=dict)  # {lang: name}
+    # Other names the site is known by (any language), gathered when lists are merged.
+    aliases = models.JSONField(default=list, blank=True)
     descriptions = models.JSONField(default=dict, blank=True)  # {lang: text}
     type = models.CharField(max_length=32, choices=SiteType.choices, default=SiteType.OTHER)
     designation = models.CharField(max_length=200, blank=True)  # e.g. "national significance"
