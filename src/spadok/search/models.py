@@ -1,0 +1,56 @@
+"""The search index: one document per site and per record.
+
+A document holds what the result list and the facets need (so that a search
+is one query over one table) and is written only by :mod:`spadok.search.index`.
+Its words live beside it, per backend: an FTS5 table ``search_fts`` (same
+rowid) on SQLite, a ``tsv`` tsvector column with a GIN index on PostgreSQL;
+both are made by migration 0001 and hold the tokens of :mod:`spadok.core.text`.
+
+Records of every visibility are indexed; who may see which is decided at
+query time by :func:`spadok.catalogue.selectors.visible_q`, never stored here.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Kind(models.TextChoices):
+    SITE = "site", "site"
+    RECORD = "record", "record"
+
+
+class SearchDocument(models.Model):
+    id = models.BigAutoField(primary_key=True)  # the FTS5 rowid
+    key = models.CharField(max_length=48, unique=True)  # "site:s-…" / "record:r-…"
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    site = models.ForeignKey(
+        "sites.Site", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    record = models.ForeignKey(
+        "catalogue.Record", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    names = models.JSONField(default=dict)  # {lang: name}; a record's title is its "" name
+    sort_name = models.CharField(max_length=300, blank=True, db_index=True)
+    settlement = models.CharField(max_length=200, blank=True)
+    region = models.CharField(max_length=8, blank=True, db_index=True)
+    type = models.CharField(max_length=32, blank=True, db_index=True)
+    damage = models.CharField(max_length=16, blank=True, db_index=True)
+    damage_date = models.DateField(null=True, blank=True, db_index=True)
+    # Year of the damage (sites) or of the capture (records), for the date facet.
+    year = models.IntegerField(null=True, blank=True, db_index=True)
+    # Public 3D: a public record with a ready capture (the record itself, or under the site).
+    has_3d = models.BooleanField(default=False, db_index=True)
+    formats = models.CharField(max_length=200, blank=True)  # "|glb|ply|"
+    # The thumbnail derivative to show: the capture of a public record that has one.
+    thumb_record = models.CharField(max_length=32, blank=True)
+    thumb_capture = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    indexed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "search_document"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.key

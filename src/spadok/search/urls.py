@@ -1,0 +1,9 @@
+from django.urls import path
+
+from spadok.search import views
+
+app_name = "search"
+
+urlpatterns = [
+    path("search", views.search_page, name="search"),
+]
