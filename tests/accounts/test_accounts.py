@@ -432,3 +432,13 @@ def test_allauth_pages_use_the_site_layout_without_inline_scripts(make_user, cli
         body = response.content.decode()
         assert 'class="site-header"' in body, name
         _no_inline_scripts(body)
+
+
+def test_each_profile_has_its_own_pseudonymous_archive_reference(make_user) -> None:  # type: ignore[no-untyped-def]
+    """record.json names contributors by this reference: random, stable, nothing personal."""
+    first, second = make_user("halyna"), make_user("bohdan")
+    refs = [first.profile.archive_ref, second.profile.archive_ref]
+    assert refs[0] != refs[1] and all(r.startswith("acct-") and len(r) == 29 for r in refs)
+    assert all(name not in r for r in refs for name in ("halyna", "bohdan"))
+    first.profile.refresh_from_db()
+    assert first.profile.archive_ref == refs[0]

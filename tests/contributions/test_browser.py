@@ -100,3 +100,62 @@ def test_the_capture_page_follows_processing(  # type: ignore[no-untyped-def]
     expect(page.locator("[data-error-code]")).to_have_text("processing.failed", timeout=TIMEOUT_MS)
     expect(page.get_by_role("button", name="Try the processing again")).to_be_visible()
     assert errors == []
+
+
+def test_the_site_picker_searches_maps_and_saves(  # type: ignore[no-untyped-def]
+    browser,  # noqa: F811
+    live_server,
+    people,
+    draft_capture,
+) -> None:
+    """Search as you type, pick a site drawn on the map, save: the record is filed under it."""
+    from playwright.sync_api import expect
+
+    from spadok.catalogue.models import Capture, Record
+    from spadok.search.index import refresh_sites
+    from spadok.sites.models import Site
+
+    near = Site.objects.create(
+        names={"uk": "Андріївська церква", "en": "St Andrew's Church"},
+        type="church",
+        settlement="Київ",
+        latitude=50.45893,
+        longitude=30.51787,
+    )
+    far = Site.objects.create(
+        names={"uk": "Андріївський костел", "en": "Church of St Andrew, Lviv"},
+        type="church",
+        settlement="Львів",
+        latitude=49.8385,
+        longitude=24.0338,
+    )
+    refresh_sites([near.pk, far.pk])
+    Capture.objects.filter(id=draft_capture.id).update(latitude=50.45907, longitude=30.51798)
+    path = f"/records/{draft_capture.record_id}/captures/{draft_capture.id}/"
+    page, errors = _page(browser, live_server, people["owner"], path)
+
+    # the site nearby is offered at once; the new-site fields wait until asked for
+    expect(page.locator(f'[data-site-near][data-site-option="{near.pk}"]')).to_be_visible()
+    expect(page.locator("[data-site-new-fields]")).to_be_hidden(timeout=TIMEOUT_MS)
+    page.locator("input[data-site-new]").check()
+    expect(page.locator("[data-site-new-fields]")).to_be_visible()
+
+    # search as you type: the answer comes without leaving the page
+    page.locator("#site-search").fill("Андріївський костел Львів")
+    found = page.locator(f'[data-site-found][data-site-option="{far.pk}"]')
+    expect(found).to_be_visible(timeout=TIMEOUT_MS)
+    assert "site_q" not in page.url
+
+    # the registry's sites on the capture map: click one, then "This site"
+    dot = page.locator("#capture-map path.site-dot")
+    expect(dot).to_have_count(1, timeout=TIMEOUT_MS)
+    dot.click()
+    page.locator("[data-pick-site]").click()
+    expect(page.locator(f'input[name=site][value="{near.pk}"]')).to_be_checked()
+    expect(page.locator("[data-site-new-fields]")).to_be_hidden()
+
+    page.locator("input[name=consent]").check()
+    page.get_by_role("button", name="Save the description").click()
+    expect(page.locator(".message--success")).to_be_visible(timeout=TIMEOUT_MS)
+    assert Record.objects.get(id=draft_capture.record_id).site_id == near.pk
+    assert errors == []

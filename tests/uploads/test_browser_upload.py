@@ -42,15 +42,17 @@ def jobs_run_at_once(settings: Any) -> None:
     }
 
 
-def _page(browser: Any, live_server: Any, user: Any) -> Any:  # noqa: F811
+def _page(browser: Any, live_server: Any, user: Any, language: str = "") -> Any:  # noqa: F811
+    from django.conf import settings
     from django.test import Client
 
     client = Client()
     client.force_login(user)
     context = browser.new_context(viewport={"width": 1100, "height": 900})
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
+    cookies = [{"name": "sessionid", "value": client.cookies["sessionid"].value}]
+    if language:
+        cookies.append({"name": settings.LANGUAGE_COOKIE_NAME, "value": language})
+    context.add_cookies([{**c, "url": live_server.url} for c in cookies])
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -90,8 +92,36 @@ def test_uppy_uploads_a_glb(
     assert capture.originals[0]["sha256"] == hashlib.sha256(glb.read_bytes()).hexdigest()
     assert capture.originals[0]["path"] == glb.name
     assert capture.record.title == "Коробка" and capture.contributor_id == volunteer.pk
-    page.locator('[data-upload-result="done"] a').click()
+    describe = page.locator('[data-upload-result="done"] a').nth(1).get_attribute("href")
+    assert describe == f"/records/{capture.record_id}/captures/{capture.id}/"
+    page.locator('[data-upload-result="done"] a').first.click()
     assert page.url.endswith(f"/records/{capture.record_id}/")
+    page.goto(live_server.url + describe)
+    assert page.locator("#describe-title").count() == 1
+    assert errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("uk", "Перетягніть файли"), ("en", "Drop files here")],
+)
+def test_uppy_speaks_the_pages_language(
+    browser: Any,  # noqa: F811
+    bundle: Path,
+    live_server: Any,
+    volunteer: Any,
+    upload_dir: Path,
+    language: str,
+    words: str,
+) -> None:
+    from playwright.sync_api import expect
+
+    page, errors = _page(browser, live_server, volunteer, language=language)
+    assert page.locator("#uploader").get_attribute("data-locale") == language
+    expect(page.locator(".uppy-Dashboard-AddFiles-title")).to_contain_text(
+        words, timeout=TIMEOUT_MS
+    )
     assert errors == []
     page.context.close()
 

@@ -7,6 +7,8 @@ or the email address.
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -26,6 +28,11 @@ STAFF_ROLES = frozenset({Role.CURATOR, Role.ADMINISTRATOR})
 MFA_ROLES = STAFF_ROLES
 
 
+def new_archive_ref() -> str:
+    """A random, meaningless account reference: no user id, name or time in it."""
+    return f"acct-{secrets.token_hex(12)}"
+
+
 class Profile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
@@ -41,6 +48,11 @@ class Profile(models.Model):
         max_length=16, choices=Role.choices, default=Role.CONTRIBUTOR, db_index=True
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # How the preservation record (an OCFL object's record.json) names this account:
+    # pseudonymous and stable, so that a rebuilt catalogue links captures back to it.
+    archive_ref = models.CharField(
+        max_length=40, unique=True, default=new_archive_ref, editable=False
+    )
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.role})"

@@ -80,11 +80,28 @@ def display_name_clean(*, user: User, display_name: str) -> str:
 
 
 def profile_update(*, user: User, display_name: str, credit_me: bool) -> Profile:
+    """Change the public name and the choice of credit.
+
+    A change of what may be credited reaches the preservation record of each
+    of the person's captures (their record.json) through a background job.
+    """
     profile = profile_ensure(user=user)
+    credited_before = profile.display_name if profile.credit_me else None
     profile.display_name = display_name_clean(user=user, display_name=display_name)
     profile.credit_me = credit_me
     profile.save(update_fields=["display_name", "credit_me"])
+    if (profile.display_name if profile.credit_me else None) != credited_before:
+        transaction.on_commit(lambda: _enqueue_metadata_rewrite(user.pk))
     return profile
+
+
+def _enqueue_metadata_rewrite(user_id: int) -> None:
+    from spadok.accounts.tasks import rewrite_contributor_metadata
+
+    try:
+        rewrite_contributor_metadata.enqueue(user_id)
+    except Exception:  # the credit stands; the records catch up with their next write
+        log.exception("could not queue the record.json rewrite for user %s", user_id)
 
 
 def role_change_allowed(*, actor: User | AnonymousUser, from_role: str, to_role: str) -> bool:

@@ -19,10 +19,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from spadok.catalogue import contributions, presenters, selectors
-from spadok.catalogue.forms import DECISION_LABELS, VISIBILITY_LABELS, DecisionForm, DescribeForm
+from spadok.catalogue.forms import (
+    DECISION_LABELS,
+    NEW_SITE,
+    VISIBILITY_LABELS,
+    DecisionForm,
+    DescribeForm,
+)
 from spadok.catalogue.models import Capture, CaptureState, LocationSource, Record
 from spadok.catalogue.storage import get_storage
 from spadok.core import geotag
+from spadok.sites.i18n import localized
+from spadok.sites.models import Site
+from spadok.sites.selectors import public_point, sites_near
 
 FINAL_STATES = (CaptureState.READY, CaptureState.FAILED)
 
@@ -68,6 +77,8 @@ def _initial(capture: Capture) -> dict[str, Any]:
         "flag_faces": capture.flag_faces,
         "consent": capture.consent_at is not None,
         "existing_record": capture.suggested_record_id or "",
+        "site": capture.suggested_site_id or record.site_id or "",
+        "flag_sensitive_site": capture.flag_sensitive_site,
     }
     if capture.latitude is not None:
         initial.update(
@@ -86,6 +97,75 @@ def _initial(capture: Capture) -> dict[str, Any]:
     else:
         initial["location_source"] = LocationSource.NONE
     return initial
+
+
+# -- sites in the capture form ------------------------------------------------------
+
+SITE_SUGGESTIONS = 10
+NEAR_RADIUS_M = 2_000.0
+
+
+def site_option(site: Site, user: Any, distance_m: float | None = None) -> dict[str, Any]:
+    """A site as the picker shows it: name and place; a sensitive site's point only as
+    the viewer may see it (coarse for contributors)."""
+    point = public_point(site, user)
+    region = localized(site.region.names) if site.region_id and site.region else ""
+    return {
+        "id": site.pk,
+        "name": site.name(),
+        "settlement": site.settlement,
+        "region": region,
+        "place": ", ".join(p for p in (site.settlement, region) if p),
+        "approximate": bool(site.sensitive and point and point[2]),
+        "distance_m": None if distance_m is None else int(round(distance_m, -1)),
+        "url": site.get_absolute_url(),
+    }
+
+
+def sites_found(query: str, user: Any) -> list[dict[str, Any]]:
+    """The registry's answer to a name typed in the capture form (the search index)."""
+    query = " ".join(query.split())
+    if len(query) < 2:
+        return []
+    from spadok.search.query import suggest_sites
+
+    ids = [hit["id"] for hit in suggest_sites(query, limit=SITE_SUGGESTIONS, user=user)]
+    by_id = Site.objects.select_related("region").in_bulk(ids)
+    return [site_option(by_id[i], user) for i in ids if i in by_id]
+
+
+def sites_nearby(lat: Any, lon: Any, user: Any) -> list[dict[str, Any]]:
+    """Sites near the capture's point (from its photos or the map), nearest first."""
+    try:
+        lat, lon = float(lat), float(lon)
+    except (TypeError, ValueError):
+        return []
+    return [
+        site_option(site, user, metres)
+        for site, metres in sites_near(lat, lon, NEAR_RADIUS_M, SITE_SUGGESTIONS, user=user)
+    ]
+
+
+def _site_choices(capture: Capture, user: Any, form: DescribeForm, query: str) -> dict[str, Any]:
+    """What the site fieldset offers: the current choice, sites nearby, sites found."""
+    chosen_id = str(form["site"].value() or "")
+    current = None
+    if chosen_id and chosen_id != NEW_SITE:
+        site = Site.objects.select_related("region").filter(pk=chosen_id).first()
+        current = site_option(site, user) if site is not None else None
+    lat, lon = form["latitude"].value(), form["longitude"].value()
+    near = [o for o in sites_nearby(lat, lon, user) if not current or o["id"] != current["id"]]
+    seen = {o["id"] for o in near} | ({current["id"]} if current else set())
+    found = [o for o in sites_found(query, user) if o["id"] not in seen]
+    return {
+        "current": current,
+        "near": near,
+        "found": found,
+        "chosen": chosen_id,
+        "new": chosen_id == NEW_SITE,
+        "query": query,
+        "searched": len(" ".join(query.split())) >= 2,
+    }
 
 
 def status_data(capture: Capture) -> dict[str, Any]:
@@ -128,6 +208,10 @@ def _capture_page(
         "decisions": [(d, DECISION_LABELS.get(d.decision, d.decision)) for d in decisions],
         "visibility_labels": VISIBILITY_LABELS,
         "tile_url": getattr(settings, "SPADOK_TILE_URL", ""),
+        "sites": _site_choices(capture, request.user, form, request.GET.get("site_q", ""))
+        if form is not None
+        else None,
+        "new_site": NEW_SITE,
     }
     return _private(render(request, "catalogue/capture.html", context, status=status))
 
@@ -147,6 +231,10 @@ def capture_page(request: HttpRequest, record_id: str, capture_id: str) -> HttpR
         suggested = (
             selectors.visible_records(request.user).filter(pk=data["existing_record"]).first()
         )
+    site, new_site = _chosen_site(data, request)
+    if site is False:
+        form.add_error(None, _("That site is not in the registry: search for it again."))
+        return _capture_page(request, capture, form, status=400)
     try:
         contributions.capture_describe(
             actor=request.user,
@@ -163,6 +251,9 @@ def capture_page(request: HttpRequest, record_id: str, capture_id: str) -> HttpR
             consent=data["consent"],
             flag_private_interior=data.get("flag_private_interior", False),
             flag_faces=data.get("flag_faces", False),
+            site=site if isinstance(site, Site) else None,
+            new_site=new_site,
+            flag_sensitive_site=data.get("flag_sensitive_site", False),
         )
     except PermissionDenied:
         raise Http404("no such capture") from None
@@ -171,6 +262,41 @@ def capture_page(request: HttpRequest, record_id: str, capture_id: str) -> HttpR
         return _capture_page(request, capture, form, status=400)
     messages.success(request, _("Thank you: the description was saved."))
     return redirect("catalogue:capture", record_id=capture.record_id, capture_id=capture.id)
+
+
+def _chosen_site(
+    data: dict[str, Any], request: HttpRequest
+) -> tuple[Site | bool | None, contributions.NewSite | None]:
+    """(the picked site, or None, or False for an unknown id; the new site described)."""
+    choice = (data.get("site") or "").strip()
+    if not choice:
+        return None, None
+    if choice == NEW_SITE:
+        lang = (getattr(request, "LANGUAGE_CODE", "") or "uk").split("-")[0]
+        return None, contributions.NewSite(
+            name=data.get("new_site_name") or "",
+            type=data.get("new_site_type") or "other",
+            settlement=data.get("new_site_settlement") or "",
+            lang=lang,
+        )
+    return Site.objects.filter(pk=choice).first() or False, None
+
+
+@require_GET
+@login_required
+def capture_sites(request: HttpRequest, record_id: str, capture_id: str) -> JsonResponse:
+    """The capture form's site picker, as JSON: sites found by name (``q``) and near a
+    point (``lat``, ``lon``). What it says of a sensitive site is what the public may know."""
+    selectors.access_own_capture(request.user, record_id, capture_id)
+    response = JsonResponse(
+        {
+            "found": sites_found(request.GET.get("q", "")[:200], request.user),
+            "near": sites_nearby(request.GET.get("lat"), request.GET.get("lon"), request.user),
+        },
+        json_dumps_params={"ensure_ascii": False},
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_GET
@@ -215,9 +341,33 @@ def _review_items(user: Any) -> list[dict[str, Any]]:
                 "contributor": getattr(
                     getattr(capture.contributor, "profile", None), "display_name", ""
                 ),
+                **_review_sites(capture, user),
             }
         )
     return items
+
+
+def _review_sites(capture: Capture, user: Any) -> dict[str, Any]:
+    """The record's site, the contributor's suggestion, and the sites near the capture."""
+    record_site = capture.record.site
+    suggested = capture.suggested_site
+    current = record_site or suggested
+    near = []
+    if capture.has_location:
+        near = [
+            o
+            for o in sites_nearby(capture.latitude, capture.longitude, user)
+            if current is None or o["id"] != current.pk
+        ]
+    return {
+        "site": site_option(current, user) if current is not None else None,
+        "site_sensitive": bool(current and current.sensitive),
+        "site_suggested_differs": bool(
+            suggested and record_site and suggested.pk != record_site.pk
+        ),
+        "suggested_site": site_option(suggested, user) if suggested is not None else None,
+        "sites_near": near,
+    }
 
 
 @require_GET
@@ -252,6 +402,13 @@ def review_decide(request: HttpRequest, capture_id: str) -> HttpResponse:
         if target is None:
             messages.error(request, _("There is no record with that id."))
             return redirect("catalogue:review")
+    site: Site | object | None = contributions.KEEP
+    choice = (data.get("site_other") or "").strip() or (data.get("site") or "").strip()
+    if "site" in request.POST and choice != "keep":
+        site = Site.objects.filter(pk=choice).first() if choice else None
+        if choice and site is None:
+            messages.error(request, _("There is no site with that id."))
+            return redirect("catalogue:review")
     try:
         contributions.review_decide(
             actor=request.user,
@@ -262,6 +419,9 @@ def review_decide(request: HttpRequest, capture_id: str) -> HttpResponse:
             embargo_until=data.get("embargo_until"),
             sealed_readers=data.get("sealed_readers") or [],
             target_record=target,
+            site=site,
+            # marks a site sensitive; unmarking is a curator's act on the site itself
+            site_sensitive=True if data.get("site_sensitive") else None,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -32,8 +33,11 @@ from spadok.catalogue.models import (
     Visibility,
 )
 from spadok.core.errors import SpadokError
+from spadok.evidence.services import custody_append
 from spadok.preservation import services as preservation
 from spadok.preservation.models import EventType
+from spadok.search.index import refresh_records
+from spadok.sites.models import Site
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,9 @@ APPROVE_VISIBILITIES = (
 
 def access_log(*, user: Any, record: Record, capture: Capture | None, action: str) -> AccessLog:
     """Custody: who opened sealed material, what, and when."""
+    custody_append(
+        record=record, capture=capture, actor=user, action="access.sealed", data={"action": action}
+    )
     return AccessLog.objects.create(
         user=user if user is not None and user.is_authenticated else None,
         record=record,
@@ -76,6 +83,99 @@ def _write_metadata(capture_ids: Iterable[str]) -> None:
             # The decision stands (it is in the database and its event); the
             # object catches up on the next metadata write of this capture.
             log.exception("writing the metadata of %s failed", capture_id)
+
+
+# -- sites -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSite:
+    """A site a contributor describes in the capture form (the registry files it)."""
+
+    name: str
+    type: str
+    settlement: str = ""
+    lang: str = "uk"
+
+
+def _describe_site(
+    actor: Any, new: NewSite, lat: float | None, lon: float | None, sensitive: bool
+) -> Site:
+    from spadok.sites.services import describe_site
+
+    if not new.name.strip():
+        raise ValidationError(_("Give the new site a name."), code="describe.site")
+    if lat is None or lon is None:
+        raise ValidationError(
+            _("A new site needs its place: set the point on the map or type the coordinates."),
+            code="describe.site",
+        )
+    try:
+        return describe_site(
+            names={new.lang: new.name},
+            latitude=lat,
+            longitude=lon,
+            type=new.type,
+            settlement=new.settlement,
+            sensitive=sensitive,
+            by_user=actor,
+        )
+    except SpadokError as exc:
+        raise ValidationError(exc.message, code="describe.site") from exc
+
+
+# -- the contributor in the preservation record -------------------------------------
+
+
+def contributor_metadata(capture: Capture) -> dict[str, Any] | None:
+    """Who sent the capture, as its OCFL object's record.json keeps it.
+
+    The account appears only as its pseudonymous, stable reference
+    (``Profile.archive_ref``: no user name, e-mail or database id), so that a
+    rebuilt catalogue can link the capture back to an account that still
+    exists; the display name only when its owner chose to be credited; and
+    what they agreed to (consent, licence). None for captures nobody sent
+    (the command line).
+    """
+    if capture.contributor_id is None:
+        return None
+    from spadok.accounts.models import Profile
+    from spadok.accounts.services import profile_ensure
+
+    user = capture.contributor
+    assert user is not None
+    try:
+        profile = user.profile
+    except Profile.DoesNotExist:
+        profile = profile_ensure(user=user)
+    data: dict[str, Any] = {
+        "account": profile.archive_ref,
+        "credited": bool(profile.credit_me),
+        "consent_at": capture.consent_at.isoformat() if capture.consent_at else None,
+        "licence": capture.licence or None,
+    }
+    if profile.credit_me and profile.display_name:
+        data["display_name"] = profile.display_name
+    return data
+
+
+def contributor_from_metadata(data: dict[str, Any] | None) -> Any:
+    """The account a record.json's contributor block names, if it exists here."""
+    if not data or not data.get("account"):
+        return None
+    from spadok.accounts.models import Profile
+
+    profile = (
+        Profile.objects.select_related("user").filter(archive_ref=str(data["account"])).first()
+    )
+    return profile.user if profile is not None else None
+
+
+def contributor_rewrite_metadata(*, user_id: int) -> int:
+    """Write record.json again for every capture of this person (after a credit change)."""
+    ids = list(Capture.objects.filter(contributor_id=user_id).values_list("id", flat=True))
+    _write_metadata(ids)
+    return len(ids)
 
 
 # -- describe ----------------------------------------------------------------------
@@ -111,8 +211,21 @@ def capture_describe(
     consent: bool,
     flag_private_interior: bool = False,
     flag_faces: bool = False,
+    site: Site | None = None,
+    new_site: NewSite | None = None,
+    flag_sensitive_site: bool = False,
 ) -> Capture:
-    """The contributor says what, when and where they captured, under which licence."""
+    """The contributor says what, when and where they captured, under which licence.
+
+    The place is a site of the registry (``site``) or one they describe
+    (``new_site``, filed through the registry's service at the capture's point,
+    sensitive if they say so). A draft record is filed under it at once; a
+    reviewed record keeps its site, and a reviewer sees the suggestion.
+    """
+    if site is not None and new_site is not None:
+        raise ValidationError(
+            _("Pick a site or describe a new one, not both."), code="describe.site"
+        )
     if capture.contributor_id != actor.pk:
         raise PermissionDenied("describe.forbidden")
     if not consent:
@@ -143,6 +256,13 @@ def capture_describe(
         capture.suggested_record = (
             suggested_record if suggested_record and suggested_record.pk != record.pk else None
         )
+        if new_site is not None:
+            site = _describe_site(actor, new_site, lat, lon, flag_sensitive_site)
+        capture.suggested_site = site
+        capture.flag_sensitive_site = flag_sensitive_site
+        if site is not None and record.visibility == Visibility.DRAFT:
+            record.site = site
+            record.save(update_fields=["site", "updated_at"])
         capture.save()
         _event(
             capture,
@@ -151,10 +271,23 @@ def capture_describe(
                 **_who(actor),
                 "licence": licence,
                 "location_source": source,
-                "flags": {"private_interior": flag_private_interior, "faces": flag_faces},
+                "site": site.pk if site is not None else None,
+                "new_site": new_site is not None,
+                "flags": {
+                    "private_interior": flag_private_interior,
+                    "faces": flag_faces,
+                    "sensitive_site": flag_sensitive_site,
+                },
             },
         )
+        custody_append(
+            capture=capture,
+            action="capture.described",
+            actor=actor,
+            data={"licence": licence, "location_source": source},
+        )
     _write_metadata([capture.id])
+    refresh_records([record.id])
     return capture
 
 
@@ -194,6 +327,7 @@ def capture_retry(*, actor: Any, capture: Capture) -> Capture:
             capture=capture, reviewer=actor, decision=Decision.RETRY, data=before
         )
         _event(capture, "processing queued again", {**_who(actor), **before})
+        custody_append(capture=capture, action="processing.retry", actor=actor, data=before)
         captured_id = capture.id
         transaction.on_commit(lambda: enqueue_processing(captured_id))
     capture.refresh_from_db()
@@ -201,6 +335,17 @@ def capture_retry(*, actor: Any, capture: Capture) -> Capture:
 
 
 # -- review ------------------------------------------------------------------------
+
+KEEP = object()  # review_decide(site=KEEP): the record keeps its site
+
+
+def _site_sensitive(actor: Any, site: Site, sensitive: bool, data: dict[str, Any]) -> None:
+    """A reviewer marks the record's site sensitive (or not): the registry records it too."""
+    from spadok.sites.services import set_sensitive
+
+    if site.sensitive != sensitive:
+        data["site_sensitive"] = {"from": site.sensitive, "to": sensitive}
+        set_sensitive(site, sensitive, by_user=actor)
 
 
 def _sealed_readers(readers: Iterable[Any]) -> list[Any]:
@@ -228,8 +373,15 @@ def review_decide(
     embargo_until: date | None = None,
     sealed_readers: Iterable[Any] = (),
     target_record: Record | None = None,
+    site: Site | object | None = KEEP,
+    site_sensitive: bool | None = None,
 ) -> ReviewDecision:
-    """Approve (with a visibility), reject, ask for a re-capture, or merge into a record."""
+    """Approve (with a visibility), reject, ask for a re-capture, or merge into a record.
+
+    On approval the reviewer confirms or changes the record's site (``site``: a
+    Site, None for no site, :data:`KEEP` to leave it) and may mark that site
+    sensitive or not (``site_sensitive``); both are recorded in the decision.
+    """
     if not selectors.may_review(actor):
         raise PermissionDenied("review.forbidden")
     reason = reason.strip()
@@ -276,7 +428,13 @@ def review_decide(
             data["from_visibility"] = record.visibility
             record.visibility = visibility
             record.embargo_until = embargo_until
-            record.save(update_fields=["visibility", "embargo_until", "updated_at"])
+            if site is not KEEP:
+                data["from_site"] = record.site_id
+                record.site = site if isinstance(site, Site) else None
+                data["site"] = record.site_id
+            record.save(update_fields=["visibility", "embargo_until", "site", "updated_at"])
+            if record.site is not None and site_sensitive is not None:
+                _site_sensitive(actor, record.site, site_sensitive, data)
             record.sealed_readers.set(readers)
             touched = list(record.captures.values_list("id", flat=True))
         elif decision == Decision.MERGE:
@@ -298,6 +456,20 @@ def review_decide(
             f"review: {decision}" + (f" as {visibility}" if visibility else ""),
             {**_who(actor), "decision": decision, "reason": reason, **data},
         )
+        custody_append(
+            capture=capture,
+            action=f"review.{decision}",
+            actor=actor,
+            data={"decision": decision, "visibility": visibility, "reason": reason, **data},
+        )
+        if decision == Decision.APPROVE:
+            custody_append(
+                record=record,
+                action="record.visibility",
+                actor=actor,
+                data={"from": data["from_visibility"], "to": visibility, "capture": capture.id},
+            )
     log.info("capture %s: %s by user %s", capture.id, decision, actor.pk)
     _write_metadata(touched)
+    refresh_records([record.id, *([target_record.pk] if target_record is not None else [])])
     return row

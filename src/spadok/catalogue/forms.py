@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from spadok.catalogue.models import Decision, Licence, LocationSource, Visibility
+from spadok.sites.models import SiteType
 
 LICENCE_CHOICES = [
     (Licence.CC_BY, _("CC BY 4.0: anyone may reuse it, naming the archive")),
@@ -28,6 +29,18 @@ DECISION_LABELS: dict[str, Any] = {
     Decision.MERGE: _("Moved to another record"),
     Decision.RETRY: _("Processing started again"),
 }
+SITE_TYPE_CHOICES = [
+    (SiteType.CHURCH, _("Religious building")),
+    (SiteType.MONUMENT, _("Monument or memorial")),
+    (SiteType.MUSEUM, _("Museum")),
+    (SiteType.BUILDING, _("Historic building")),
+    (SiteType.ARCHAEOLOGICAL, _("Archaeological site")),
+    (SiteType.LIBRARY, _("Library or archive")),
+    (SiteType.THEATRE, _("Theatre or cultural centre")),
+    (SiteType.OBJECT, _("Movable object")),
+    (SiteType.OTHER, _("Other")),
+]
+NEW_SITE = "new"  # the capture form's site choice that describes a new site
 VISIBILITY_LABELS: dict[str, Any] = {
     **dict(VISIBILITY_CHOICES),
     Visibility.DRAFT: _("Not yet reviewed"),
@@ -85,11 +98,29 @@ class DescribeForm(forms.Form):
         label=_("It shows a private interior"), required=False
     )
     flag_faces = forms.BooleanField(label=_("People's faces can be recognised"), required=False)
+    # The site: "" (none or not known), a site id, or NEW_SITE with the fields below.
+    site = forms.CharField(required=False, max_length=40)
+    new_site_name = forms.CharField(label=_("Name of the site"), required=False, max_length=300)
+    new_site_type = forms.ChoiceField(
+        label=_("What kind of place"),
+        choices=SITE_TYPE_CHOICES,
+        initial=SiteType.OTHER,
+        required=False,
+    )
+    new_site_settlement = forms.CharField(
+        label=_("Town or village"), required=False, max_length=200
+    )
+    flag_sensitive_site = forms.BooleanField(
+        label=_("This site is sensitive: show the public only the town or region, never the point"),
+        required=False,
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if (data.get("latitude") is None) != (data.get("longitude") is None):
             raise forms.ValidationError(_("Give both the latitude and the longitude, or neither."))
+        if data.get("site") == NEW_SITE and not (data.get("new_site_name") or "").strip():
+            self.add_error("new_site_name", _("Give the new site a name."))
         return data
 
 
@@ -117,6 +148,13 @@ class DecisionForm(forms.Form):
     )
     target_record = forms.CharField(
         label=_("Record id to move it to"), required=False, max_length=32
+    )
+    # The site on approval: "keep" (as it is), "" (no site), or a site id.
+    site = forms.CharField(required=False, max_length=40)
+    site_other = forms.CharField(label=_("Or another site's id"), required=False, max_length=40)
+    site_sensitive = forms.BooleanField(
+        label=_("The site is sensitive (the public sees only the town or region)"),
+        required=False,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -130,6 +130,13 @@ class Capture(models.Model):
     suggested_record = models.ForeignKey(
         Record, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The site the contributor picked (or described); a draft record is filed under it
+    # at once, a reviewer confirms or changes it.
+    suggested_site = models.ForeignKey(
+        "sites.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The contributor says the place is sensitive (only a coarse location in public).
+    flag_sensitive_site = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

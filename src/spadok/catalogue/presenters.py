@@ -81,6 +81,7 @@ class CaptureView:
     history: list[Any] | None = None  # preservation events, for staff only (None: not shown)
     location: Location | None = None
     manage_url: str = ""  # the capture's own page, for its contributor and reviewers
+    credit: str = ""  # "Captured by": the display name, only if its contributor chose credit
 
     @property
     def ready(self) -> bool:
@@ -258,12 +259,32 @@ def _web_copy(record: Record, capture: Capture, d: Derivative) -> Download:
     )
 
 
+def credit_for(capture: Capture) -> str:
+    """The name a public page may credit for a capture: the contributor's pseudonymous
+    display name when they chose "credit me", else nothing (never a user name or email).
+
+    The one place that decides it: pages, the JSON views and the API use it.
+    """
+    if capture.contributor_id is None:
+        return ""
+    from spadok.accounts.models import Profile
+
+    try:
+        profile = capture.contributor.profile  # type: ignore[union-attr]
+    except Profile.DoesNotExist:
+        return ""
+    if not profile.credit_me:
+        return ""
+    return str(profile.display_name).strip()
+
+
 def capture_view(record: Record, capture: Capture, user: Any = None) -> CaptureView:
     view = CaptureView(
         capture=capture,
         state_label=str(STATE_LABELS.get(capture.state, capture.state)),  # type: ignore[call-overload]
         kind_label=str(KIND_LABELS.get(capture.kind, capture.kind or "")),
         percent=max(0, min(100, round((capture.progress or 0) * 100))),
+        credit=credit_for(capture),
     )
     view.originals = [
         Download(
@@ -351,6 +372,7 @@ __all__ = [
     "Lod",
     "capture_facts",
     "capture_view",
+    "credit_for",
     "location_for",
     "record_card",
 ]

@@ -22,13 +22,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from spadok.catalogue.contributions import contributor_metadata
 from spadok.catalogue.models import Capture, CaptureState, Derivative, Record, Visibility
 from spadok.catalogue.storage import get_storage
 from spadok.core import inputs, pipeline
 from spadok.core.derive.policy import POLICY_NAME, POLICY_VERSION, DerivativeFile, policy_table
 from spadok.core.errors import SpadokError
+from spadok.evidence.services import custody_append, custody_files
 from spadok.preservation import services as preservation
 from spadok.preservation.models import EventType, Outcome, PreservationEvent
+from spadok.search.index import refresh_records
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,13 @@ def _event(
     )
 
 
+def _site_metadata(record: Record) -> dict[str, Any] | None:
+    site = record.site
+    if site is None:
+        return None
+    return {"id": site.id, "wikidata": site.wikidata, "names": site.names}
+
+
 def capture_metadata(capture: Capture, derivatives: list[Derivative]) -> dict[str, Any]:
     """The descriptive record kept inside the object: enough to rebuild the catalogue."""
     record = capture.record
@@ -143,6 +153,9 @@ def capture_metadata(capture: Capture, derivatives: list[Derivative]) -> dict[st
             "visibility": record.visibility,
             "embargo_until": record.embargo_until.isoformat() if record.embargo_until else None,
             "created_at": record.created_at.isoformat() if record.created_at else None,
+            # The site it documents: its id, and its Wikidata id and names so that a
+            # rebuilt catalogue can re-link it even to a registry imported afresh.
+            "site": _site_metadata(record),
         },
         "capture": {
             "id": capture.id,
@@ -159,6 +172,7 @@ def capture_metadata(capture: Capture, derivatives: list[Derivative]) -> dict[st
             "stats": capture.stats,
             "timings": capture.timings,
             "description": _description(capture),
+            "contributor": contributor_metadata(capture),  # pseudonymous; name only if credited
         },
         "derivatives": [
             {
@@ -295,7 +309,9 @@ def capture_ingest(
             capture.save(force_insert=True)
             Derivative.objects.bulk_create(rows)
             PreservationEvent.objects.bulk_create(events)
+            custody_append(capture=capture, action="capture.ingested", data=custody_files(capture))
         preservation.replicate(capture.id)
+        refresh_records([record.id])
         return capture
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -317,6 +333,7 @@ def record_create(*, title: str, visibility: str = Visibility.DRAFT) -> Record:
     """A new record with no captures yet (its first capture follows)."""
     record = Record(title=title.strip()[:300] or "Untitled scan", visibility=visibility)
     record.save(force_insert=True)
+    refresh_records([record.id])
     return record
 
 
@@ -407,6 +424,9 @@ def capture_process(*, capture_id: str) -> str:
         error_code="",
         error_message="",
     )
+    custody_append(
+        capture=capture, action="processing.started", data={"attempt": capture.attempts + 1}
+    )
     storage = get_storage()
     workdir = Path(tempfile.mkdtemp(prefix="spadok-process-"))
     try:
@@ -457,12 +477,19 @@ def capture_process(*, capture_id: str) -> str:
                 step="done",
                 progress=1.0,
             )
+            custody_append(
+                capture=capture,
+                action="processing.finished",
+                data={"derivatives": {r.role: r.sha256 for r in rows}},
+            )
         preservation.replicate(capture_id)
+        refresh_records([capture.record_id])
         return "done"
     except SpadokError as exc:
         Capture.objects.filter(id=capture_id).update(
             state=CaptureState.FAILED, error_code=exc.code, error_message=exc.message
         )
+        custody_append(capture=capture, action="processing.failed", data={"error": exc.code})
         return f"failed:{exc.code}"
     except Exception as exc:
         log.exception("processing %s failed", capture_id)
@@ -470,6 +497,7 @@ def capture_process(*, capture_id: str) -> str:
         Capture.objects.filter(id=capture_id).update(
             state=CaptureState.FAILED, error_code=err.code, error_message=err.message
         )
+        custody_append(capture=capture, action="processing.failed", data={"error": err.code})
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

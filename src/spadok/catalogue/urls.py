@@ -20,6 +20,11 @@ urlpatterns = [
         name="capture-status",
     ),
     path(
+        "records/<str:record_id>/captures/<str:capture_id>/sites.json",
+        contribution_views.capture_sites,
+        name="capture-sites",
+    ),
+    path(
         "records/<str:record_id>/captures/<str:capture_id>/retry/",
         contribution_views.capture_retry,
         name="capture-retry",

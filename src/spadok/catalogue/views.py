@@ -116,6 +116,7 @@ def record_data(record: Record, request: HttpRequest | None = None) -> dict[str,
                 else None,
                 "captured_at": capture.captured_at.isoformat() if capture.captured_at else None,
                 "licence": capture.licence or None,
+                "captured_by": presenters.credit_for(capture) or None,  # only if credit chosen
                 "id": capture.id,
                 "created": capture.created_at.isoformat(),
                 "kind": capture.kind,

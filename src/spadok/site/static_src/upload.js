@@ -4,18 +4,27 @@
 import Uppy from "@uppy/core";
 import Dashboard from "@uppy/dashboard";
 import Tus from "@uppy/tus";
+import uk_UA from "@uppy/locales/lib/uk_UA.js";
 import "@uppy/core/css/style.min.css";
 import "@uppy/dashboard/css/style.min.css";
 
 const root = document.getElementById("uploader");
+
+// Uppy's own words follow the page's language (Django's active language, in
+// data-locale); English is Uppy's default. Only the languages the site offers
+// are bundled.
+const LOCALES = { uk: uk_UA };
 
 if (root) {
   const data = root.dataset;
   const results = document.getElementById("upload-results");
   const maxFileSize = Number(data.maxFileBytes) || null;
 
+  const locale = LOCALES[(data.locale || "").split("-")[0].toLowerCase()];
+
   const uppy = new Uppy({
     autoProceed: false,
+    ...(locale ? { locale } : {}),
     restrictions: { maxFileSize },
     // Every file carries both, as strings: tus would send an unset one as "undefined".
     meta: { title: "", record: data.record || "" },
@@ -59,6 +68,13 @@ if (root) {
     return status;
   }
 
+  const link = (href, text) => {
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    return a;
+  };
+
   uppy.on("upload-success", async (file, response) => {
     const item = document.createElement("li");
     item.dataset.uploadResult = "pending";
@@ -67,19 +83,22 @@ if (root) {
     try {
       const status = await filed(response.uploadURL);
       item.textContent = "";
-      if (status.record) {
-        const link = document.createElement("a");
-        link.href = `/records/${encodeURIComponent(status.record)}/`;
-        link.textContent = `${file.name}: ${data.doneLabel || "uploaded"}`;
-        item.append(link);
+      if (status.record && status.capture) {
+        const record = encodeURIComponent(status.record);
+        item.append(link(`/records/${record}/`, `${file.name}: ${data.doneLabel || "uploaded"}`));
+        item.append(" · ");
+        const capture = encodeURIComponent(status.capture);
+        item.append(link(`/records/${record}/captures/${capture}/`, data.describeLabel || "describe it"));
+      } else if (status.error) {
+        item.textContent = `${file.name}: ${data.failedLabel || "could not be filed"}: ${status.error.message}`;
       } else {
-        item.textContent = `${file.name}: ${status.error ? status.error.message : status.state}`;
+        item.textContent = `${file.name}: ${data.unknownLabel || status.state}`;
       }
       item.dataset.uploadResult = status.capture ? "done" : status.state;
       if (status.capture) item.dataset.capture = status.capture;
     } catch (err) {
       item.dataset.uploadResult = "unknown";
-      item.textContent = `${file.name}: ${String(err)}`;
+      item.textContent = `${file.name}: ${data.unknownLabel || String(err)}`;
     }
   });
 

@@ -19,6 +19,9 @@
     el.classList.add("map--plain");
   }
   let marker = lat && lat.value ? L.marker(start).addTo(map) : null;
+  // capture-site.js draws the registry's sites on the same map.
+  el.spadokMap = map;
+  el.dispatchEvent(new CustomEvent("spadok:map-ready", { detail: { map } }));
 
   map.on("click", (event) => {
     const { lat: y, lng: x } = event.latlng.wrap();
@@ -30,6 +33,7 @@
     // The point is as good as the zoom: about the width of a few pixels on the ground.
     if (precision) precision.value = String(Math.max(5, Math.round(156543 * Math.cos((y * Math.PI) / 180) / 2 ** map.getZoom() * 10)));
     el.dataset.picked = `${y.toFixed(6)},${x.toFixed(6)}`;
+    el.dispatchEvent(new CustomEvent("spadok:point", { detail: { lat: y, lon: x } }));
   });
   for (const input of [lat, lon]) {
     input?.addEventListener("change", () => {
