@@ -52,3 +52,14 @@ def django_db_modify_db_settings(  # type: ignore[no-untyped-def]
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():  # type: ignore[no-untyped-def]
+    """Each test starts in the site's default language: a request through the test
+    client leaves its language active in the thread, which would leak into the next."""
+    from django.utils import translation
+
+    translation.activate("uk")
+    yield
+    translation.deactivate()

@@ -336,6 +336,10 @@ def cmd_rebuild_index(args: argparse.Namespace) -> int:
 
     ensure_migrated()
     counts = preservation.catalogue_rebuild()
+    from spadok.search import index
+
+    indexed = index.rebuild()  # the search index is derived: rebuild it with the catalogue
+    counts["indexed"] = indexed["sites"] + indexed["records"]
     print(json.dumps(counts) if args.json else ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return 0
 
@@ -358,6 +362,173 @@ def cmd_export(args: argparse.Namespace) -> int:
     for path in written:
         print(json.dumps({"bag": str(path)}) if args.json else str(path))
     return 0
+
+
+def cmd_import_sites(args: argparse.Namespace) -> int:
+    """Import lists of heritage sites; exit 1 when any file could not be read at all."""
+    from spadok.core.errors import SpadokError
+    from spadok.sites import services as sites
+
+    ensure_migrated()
+    try:
+        report = sites.import_sites(
+            args.files, fmt=args.format, mapping=args.map or None, source=args.source
+        )
+    except SpadokError as exc:  # a bad --map: nothing was read
+        print(f"spadok: [{exc.code}] {exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, default=str))
+    else:
+        for entry in report.files:
+            if entry["status"] == "error":
+                err = entry["error"]
+                print(f"error  {entry['file']}  [{err['code']}] {err['message']}")
+            else:
+                print(
+                    f"ok     {entry['file']} ({entry['format']}): {entry['rows']} rows, "
+                    f"{entry['imported']} imported, {entry['updated']} updated, "
+                    f"{entry['skipped']} skipped"
+                )
+        shown: dict[str, int] = {}
+        for err in report.errors:  # a few examples per reason; --json lists every row
+            if err["row"] is None:
+                continue
+            shown[err["code"]] = shown.get(err["code"], 0) + 1
+            if shown[err["code"]] <= 5:
+                print(f"  skipped {Path(err['file']).name}:{err['row']}  [{err['code']}] "
+                      f"{err['reason']}")  # fmt: skip
+        for code, count in shown.items():
+            if count > 5:
+                print(f"  … and {count - 5} more [{code}] (see --json)")
+        print(
+            f"{report.imported} imported, {report.updated} updated, {report.skipped} skipped "
+            f"in {report.seconds:.1f} s"
+        )
+    return 1 if report.failed_files else 0
+
+
+def cmd_import_regions(args: argparse.Namespace) -> int:
+    """Import region boundaries (geoBoundaries ADM1) and re-assign sites to them."""
+    from spadok.core.errors import SpadokError
+    from spadok.sites import services as sites
+
+    ensure_migrated()
+    try:
+        result = sites.import_regions(args.file)
+    except SpadokError as exc:
+        if args.json:
+            print(json.dumps({"file": args.file, "error": exc.as_dict()}, ensure_ascii=False))
+        else:
+            print(f"error  {args.file}  [{exc.code}] {exc.message}")
+        return 1
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(
+            f"{result['regions']} regions ({result['created']} new, {result['updated']} "
+            f"changed), {result['sites_reassigned']} sites re-assigned"
+        )
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Rebuild the search index from the catalogue and the registry (safe to run again)."""
+    from spadok.search import index
+
+    ensure_migrated()
+    counts = index.rebuild()
+    print(json.dumps(counts) if args.json else ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_dossier(args: argparse.Namespace) -> int:
+    """Write the evidence dossier of a record or a site (the command line acts as the archive)."""
+    from spadok.core.errors import SpadokError
+    from spadok.evidence.dossiers import dossier_make, dossier_name
+
+    ensure_migrated()
+    dest = Path(args.dest)
+    if dest.is_dir():  # an existing folder: the dossier goes inside it
+        dest = dest / dossier_name(args.id)
+    try:
+        written = dossier_make(subject_id=args.id, dest=dest)
+    except SpadokError as exc:
+        if args.json:
+            print(json.dumps({"status": "error", "error": exc.as_dict()}, ensure_ascii=False))
+        else:
+            print(f"spadok: [{exc.code}] {exc.message}", file=sys.stderr)
+        return 1
+    result = {
+        "status": "ok",
+        "dossier": str(written.path),
+        "files": written.files,
+        "bytes": written.bytes,
+        "key": written.fingerprint,
+        "timestamp_error": written.timestamp_error,
+    }
+    if written.timestamp_error and not args.json:
+        print(f"spadok: no time-stamp: {written.timestamp_error}", file=sys.stderr)
+    print(json.dumps(result, ensure_ascii=False) if args.json else str(written.path))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check a dossier offline; needs no database, no settings, only the package and the key."""
+    from spadok.core.evidence import format_report, verify_dossier
+
+    report = verify_dossier(Path(args.path), key=args.key)
+    print(json.dumps(report.as_dict(), ensure_ascii=False) if args.json else format_report(report))
+    return 0 if report.ok else 1
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    """Photos, a video or a LiDAR capture into OUT/model.glb, OUT/sparse/, OUT/report.json."""
+    from spadok.core.errors import SpadokError
+    from spadok.core.reconstruct import reconstruct
+
+    out = Path(args.output)
+    progress = None
+    if sys.stderr.isatty() and not args.json:
+
+        def progress(step: str, fraction: float) -> None:
+            print(f"\r{round(fraction * 100):3d}%  {step:<10}", end="", file=sys.stderr, flush=True)
+
+    try:
+        report = reconstruct(
+            Path(args.input), out, progress=progress, max_image_size=args.max_image_size
+        )
+    except SpadokError as exc:
+        result = {"input": args.input, "status": "error", "error": exc.as_dict()}
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            print(f"error  {args.input}  [{exc.code}] {exc.message}")
+        return 1
+    except Exception as exc:  # a bug, not the user's fault: no traceback for the user
+        log.exception("reconstruct of %s failed", args.input)
+        err = SpadokError("processing.failed", type(exc).__name__)
+        if args.json:
+            print(json.dumps({"input": args.input, "status": "error", "error": err.as_dict()}))
+        else:
+            print(f"error  {args.input}  [{err.code}] {err.message}")
+        return 1
+    finally:
+        if progress is not None:
+            print(file=sys.stderr)
+    data = report.as_dict()
+    ok = report.verdict != "failed"
+    if args.json:
+        print(json.dumps({"input": args.input, "status": "ok" if ok else "failed",
+                          "output": str(out), "report": data}, ensure_ascii=False))  # fmt: skip
+    else:
+        print(
+            f"{report.verdict:<7} {args.input}  →  {out}  {report.registered} cameras, "
+            f"{report.triangles:,} triangles, {round(report.textured_fraction * 100)}% textured"
+        )
+        for advice in report.advice:
+            print(f"  - {advice.message}")
+    return 0 if ok else 1
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
@@ -407,12 +578,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_rebuild_index)
 
+    p = sub.add_parser("reindex", help="rebuild the search index of sites and records")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_reindex)
+
     p = sub.add_parser("export", help="export records as packages (BagIt)")
     p.add_argument("format", choices=["bagit"])
     p.add_argument("dest", metavar="DEST", help="folder to write one bag per record into")
     p.add_argument("--record", action="append", help="a record id (repeatable); default: all")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import-sites", help="import lists of heritage sites (CSV, GeoJSON)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument(
+        "--format", default="auto", choices=["auto", "wikidata", "unesco", "csv", "geojson"]
+    )
+    p.add_argument(
+        "--map", action="append", metavar="FIELD=COLUMN",
+        help="which column holds a field (name, name_uk, lat, lon, wikidata, id.SCHEME, ...)",
+    )  # fmt: skip
+    p.add_argument("--source", help="the list's name in the provenance (default: the format)")
+    p.set_defaults(func=cmd_import_sites)
+
+    p = sub.add_parser("import-regions", help="import region boundaries (geoBoundaries ADM1)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_import_regions)
+
+    p = sub.add_parser("dossier", help="write the signed evidence dossier of a record or a site")
+    p.add_argument("id", metavar="ID", help="a record id (r-...) or a site id (s-...)")
+    p.add_argument("dest", metavar="DEST", help="the dossier's folder (or a folder to put it in)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dossier)
+
+    p = sub.add_parser("verify", help="check an evidence dossier offline")
+    p.add_argument("path", metavar="PATH", help="the dossier's folder")
+    p.add_argument(
+        "--key", help="the archive's public key (PEM file) or its fingerprint sha256:..."
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "reconstruct", help="photos, a video or a LiDAR capture into a textured 3D model"
+    )
+    p.add_argument("input", metavar="INPUT", help="photos (folder or zip), a video, RGB-D data")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for the results")
+    p.add_argument("--json", action="store_true", help="one JSON object with the report on stdout")
+    p.add_argument("--max-image-size", type=int, default=1600, help="longest side used, pixels")
+    p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("manage", help="Django management commands", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -422,6 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "verify":  # offline: no settings, no database
+        return cmd_verify(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _setup_django()
     if args.command not in {"serve", "worker"}:

@@ -63,6 +63,9 @@ class Config:
     upload_bytes_per_day: int = 20 * 1024**3  # per user, over the last 24 hours
     upload_expiry_hours: int = 72  # an unfinished upload is dropped this long after its last byte
     upload_dir: Path | None = None  # part files of resumable uploads; None: $SPADOK_HOME/uploads
+    # The archive's Ed25519 signing key (evidence dossiers); None: $SPADOK_HOME/evidence/.
+    evidence_key_path: Path | None = None
+    tsa_url: str = ""  # an RFC 3161 time-stamping authority for dossiers; "": none
 
     @property
     def uploads_path(self) -> Path:
@@ -192,6 +195,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         upload_bytes_per_day=_int(env, "SPADOK_UPLOAD_BYTES_PER_DAY", 20 * 1024**3),
         upload_expiry_hours=_int(env, "SPADOK_UPLOAD_EXPIRY_HOURS", 72),
         upload_dir=_upload_dir(env),
+        evidence_key_path=_evidence_key_path(env),
+        tsa_url=_tsa_url(env),
     )
 
 
@@ -203,6 +208,26 @@ def _upload_dir(env: dict[str, str]) -> Path | None:
     if not path.is_absolute():
         raise ConfigError(f"SPADOK_UPLOAD_DIR={raw!r} must be an absolute path")
     return path
+
+
+def _evidence_key_path(env: dict[str, str]) -> Path | None:
+    """SPADOK_EVIDENCE_KEY: an existing Ed25519 private key (PEM) to sign dossiers with."""
+    raw = env.get("SPADOK_EVIDENCE_KEY", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise ConfigError(f"SPADOK_EVIDENCE_KEY={raw!r} must be an absolute path")
+    return path
+
+
+def _tsa_url(env: dict[str, str]) -> str:
+    """SPADOK_TSA_URL: where dossiers' signed manifests are time-stamped (RFC 3161)."""
+    raw = env.get("SPADOK_TSA_URL", "").strip()
+    parsed = urllib.parse.urlparse(raw)
+    if raw and (parsed.scheme not in {"http", "https"} or not parsed.netloc):
+        raise ConfigError(f"SPADOK_TSA_URL={raw!r} must be an http(s):// URL of a TSA")
+    return raw
 
 
 def _embedded_secret(home: Path) -> str:

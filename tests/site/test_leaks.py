@@ -254,6 +254,26 @@ def test_no_public_page_or_derivative_names_the_volunteer_or_the_place(seeded: A
     assert not leaks, "\n".join(leaks)
 
 
+def test_credit_names_the_display_name_and_nothing_else(seeded: Any) -> None:
+    """A volunteer who chose "credit me" is named by the pseudonym they chose, only."""
+    from spadok.accounts.services import profile_update
+
+    record = seeded["record"]
+    anon = Client()
+    pages = ["/", "/records/", f"/records/{record.id}/", f"/records/{record.id}.json"]
+    profile_update(user=seeded["user"], display_name="Сова з Печерська", credit_me=False)
+    for url in pages:
+        assert "Сова з Печерська" not in _body(anon.get(url)).decode(), url
+    profile_update(user=seeded["user"], display_name="Сова з Печерська", credit_me=True)
+    leaks: list[str] = []
+    for url in pages:
+        leaks += _leaks(_body(anon.get(url)), url)
+    assert not leaks, "\n".join(leaks)
+    assert "Сова з Печерська" in anon.get(f"/records/{record.id}/").content.decode()
+    data = anon.get(f"/records/{record.id}.json").json()
+    assert {c["captured_by"] for c in data["captures"]} == {"Сова з Печерська"}
+
+
 def test_originals_of_a_public_record_are_not_served_to_the_public(seeded: Any) -> None:
     """Originals stay sealed: the public gets their names, sizes and sums, never the bytes."""
     record = seeded["record"]

@@ -178,6 +178,7 @@ def test_rebuild_index_brings_back_the_same_catalogue(two_roots) -> None:
     assert len(before["captures"]) == 3
     with connection.cursor() as cur:  # the database is lost
         for table in (
+            "search_document",
             "preservation_preservationevent",
             "catalogue_derivative",
             "catalogue_capture",

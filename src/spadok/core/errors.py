@@ -164,6 +164,110 @@ CODES: dict[str, tuple[str, str]] = {
         "The stored file differs from the file that arrived: {detail}.",
         "Upload the file again; the archive's operator has been told in the logs.",
     ),
+    # The site registry: describing sites and importing published lists (spadok import-sites).
+    "registry.invalid_site": (
+        "The site description is not valid: {detail}.",
+        "Correct the field named and save again.",
+    ),
+    "registry.unreadable": (
+        "The list {detail} cannot be read as text.",
+        "Save it as UTF-8 CSV or GeoJSON and try again.",
+    ),
+    "registry.unknown_format": (
+        "The list {detail} is not a format the importer knows.",
+        "Use a Wikidata query result (CSV), the UNESCO damaged-sites CSV, or a CSV or "
+        "GeoJSON file with --format csv|geojson and --map field=column.",
+    ),
+    "registry.bad_mapping": (
+        "The column mapping is not usable: {detail}.",
+        "Give --map name=COLUMN (or name_uk/name_en) and either --map lat=COLUMN "
+        "--map lon=COLUMN or a GeoJSON point geometry.",
+    ),
+    "registry.too_large": (
+        "The list is too large: {detail}.",
+        "Split the list into smaller files, or ask the archive's operator to raise the limit.",
+    ),
+    "registry.bad_regions": (
+        "The regions file {detail} is not a geoBoundaries ADM1 GeoJSON of Ukraine.",
+        "Use geoBoundaries-UKR-ADM1.geojson (features with shapeISO and shapeName).",
+    ),
+    # Evidence dossiers and the archive's signing key (spadok dossier, spadok verify).
+    "evidence.not_found": (
+        "There is no record or site {detail}.",
+        "Give the id of a record (r-...) or a site (s-...), as shown on its page.",
+    ),
+    "evidence.dest_exists": (
+        "The destination {detail} already exists.",
+        "Name a folder that does not exist yet; the dossier is written there.",
+    ),
+    "evidence.damaged_file": (
+        "A stored file does not match the digest recorded for it: {detail}.",
+        "Run 'spadok audit --repair' to restore it from a good copy, then make the dossier again.",
+    ),
+    "evidence.key_unreadable": (
+        "The archive's signing key cannot be read: {detail}.",
+        "Check SPADOK_EVIDENCE_KEY (an Ed25519 private key in PEM), or unset it to use the "
+        "key kept in SPADOK_HOME.",
+    ),
+    "evidence.key_unsafe": (
+        "The archive's signing key is not kept safely: {detail}.",
+        "Keep it outside every served or stored folder, readable by the archive's user only "
+        "(chmod 600).",
+    ),
+    # The open APIs (REST at /api/, oEmbed); the HTTP status is in spadok/api/errors.py.
+    "api.not_found": (
+        "There is no public {detail} with this id.",
+        "Check the id; /api/records and /api/sites list what is public.",
+    ),
+    "api.invalid_request": (
+        "The request is not valid: {detail}.",
+        "Correct the parameter named; /api/docs describes every parameter.",
+    ),
+    "api.format_unsupported": (
+        "The format {detail} is not offered.",
+        "Ask for format=json.",
+    ),
+    "api.server_error": (
+        "The server failed to answer: {detail}.",
+        "Try again later; the archive's operator has been told in the logs.",
+    ),
+    # The map's GeoJSON endpoints (/api/sites.geojson, /api/regions.geojson).
+    "map.bad_bbox": (
+        "The bounding box is not usable: {detail}.",
+        "Give bbox=west,south,east,north in degrees (longitude -180..180, latitude -90..90, "
+        "west < east, south < north).",
+    ),
+    "map.bad_filter": (
+        "A filter is not usable: {detail}.",
+        "Use type, damage and has_3d with one of the values the message lists, or leave them out.",
+    ),
+    "map.too_many_features": (
+        "Too many sites in this view: {detail}.",
+        "Zoom in, choose a smaller bounding box, or narrow the filters.",
+    ),
+    # Search (/search and /api/search); the HTTP status is 400.
+    "search.bad_parameter": (
+        "The search parameter {detail} is not valid.",
+        "Correct it or leave it out; the search page's links show the values that work.",
+    ),
+    "search.query_too_long": (
+        "The search text is too long: {detail}.",
+        "Search for a few words: a name, a place or a type.",
+    ),
+    # Capture processing: photos, video and RGB-D captures into models (spadok reconstruct).
+    "reconstruct.no_images": (
+        "No photos, video or depth capture were found in {detail}.",
+        "Give a folder or zip of photos (JPEG, HEIC, PNG), a video, or a LiDAR capture "
+        "exported with all its data (3d Scanner App, Stray Scanner).",
+    ),
+    "reconstruct.too_many_images": (
+        "The capture has too many photos: {detail}.",
+        "Split it into parts of the object, or ask the archive's operator to raise the limit.",
+    ),
+    "reconstruct.unreadable_video": (
+        "The video {detail} cannot be decoded.",
+        "Export it again as MP4 (H.264) or MOV, or upload photos instead.",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from spadok import __version__
 from spadok.core.preservation import export_bag
+from spadok.evidence.services import custody_append
 from spadok.preservation import services as preservation
 from spadok.preservation.models import EventType
 
@@ -37,6 +38,7 @@ def export_records_bagit(records: list[Record], dest: Path) -> list[Path]:
             bag_info["Contact-Email"] = cfg.contact_email
         bag = export_bag(preservation.primary(), capture_ids, dest / record.id, bag_info=bag_info)
         with transaction.atomic():
+            custody_append(record=record, action="export.bagit", data={"bag": bag.name})
             for capture_id in capture_ids:
                 preservation.event_record(
                     object_id=capture_id,

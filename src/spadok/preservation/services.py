@@ -348,6 +348,19 @@ def audit_due() -> bool:
 # -- disaster recovery --------------------------------------------------------------
 
 
+def _rebuilt_site(ref: dict[str, Any] | None) -> Any:
+    """The registry's site a record.json names: by id, else by Wikidata id (a registry
+    imported afresh after the database was lost has new ids but the same QIDs)."""
+    if not ref:
+        return None
+    from spadok.sites.models import Site
+
+    site = Site.objects.filter(id=ref.get("id", "")).first()
+    if site is None and ref.get("wikidata"):
+        site = Site.objects.filter(wikidata=ref["wikidata"]).order_by("id").first()
+    return site
+
+
 def catalogue_rebuild() -> dict[str, int]:
     """Rebuild the catalogue from the storage roots alone (after the database is lost).
 
@@ -359,7 +372,15 @@ def catalogue_rebuild() -> dict[str, int]:
     from spadok.catalogue.models import Capture, CaptureState, Derivative, Record
     from spadok.core.preservation.ocfl import METADATA_EVENTS, METADATA_RECORD
 
-    counts = {"objects": 0, "records": 0, "captures": 0, "derivatives": 0, "events": 0, "queued": 0}
+    counts = {
+        "objects": 0,
+        "records": 0,
+        "captures": 0,
+        "derivatives": 0,
+        "events": 0,
+        "queued": 0,
+        "contributors": 0,  # captures linked back to an account that still exists
+    }
     seen: dict[str, OcflStore] = {}
     for store in stores():
         try:
@@ -390,6 +411,10 @@ def catalogue_rebuild() -> dict[str, int]:
                 },
             )
             counts["records"] += int(made)
+            site = _rebuilt_site(rec.get("site"))
+            if site is not None and record.site_id != site.id:
+                Record.objects.filter(id=record.id).update(site=site)
+                counts["sites"] = counts.get("sites", 0) + 1
             if rec.get("created_at"):
                 Record.objects.filter(id=record.id).update(created_at=rec["created_at"])
             cap = meta["capture"]
@@ -416,6 +441,10 @@ def catalogue_rebuild() -> dict[str, int]:
             counts["captures"] += 1
             if cap.get("created_at"):
                 Capture.objects.filter(id=object_id).update(created_at=cap["created_at"])
+            restored = _contribution_fields(cap)
+            if restored:
+                Capture.objects.filter(id=object_id).update(**restored)
+                counts["contributors"] += int(restored.get("contributor") is not None)
             for d in meta.get("derivatives", []):
                 Derivative.objects.update_or_create(
                     capture=capture,
@@ -453,6 +482,45 @@ def catalogue_rebuild() -> dict[str, int]:
                 transaction.on_commit(partial(enqueue_processing, object_id))
                 counts["queued"] += 1
     return counts
+
+
+DESCRIPTION_FIELDS = (
+    "latitude",
+    "longitude",
+    "location_precision_m",
+    "location_source",
+    "licence",
+    "flag_private_interior",
+    "flag_faces",
+)
+
+
+def _contribution_fields(cap: dict[str, Any]) -> dict[str, Any]:
+    """What the contributor said and agreed to, and who they are if the account exists.
+
+    The contributor is named in record.json by a pseudonymous account reference
+    only; it is linked back when an account with that reference is here (the
+    accounts survived, or were restored from their own backup).
+    """
+    from spadok.catalogue.contributions import contributor_from_metadata
+
+    out: dict[str, Any] = {}
+    described = cap.get("description") or {}
+    for key in DESCRIPTION_FIELDS:
+        if described.get(key) is not None:
+            out[key] = described[key]
+    for key in ("captured_at", "consent_at"):
+        if described.get(key):
+            out[key] = described[key]
+    contributor = cap.get("contributor") or {}
+    if contributor.get("consent_at") and "consent_at" not in out:
+        out["consent_at"] = contributor["consent_at"]
+    if contributor.get("licence") and "licence" not in out:
+        out["licence"] = contributor["licence"]
+    user = contributor_from_metadata(contributor)
+    if user is not None:
+        out["contributor"] = user
+    return out
 
 
 def _read_json(store: OcflStore, object_id: str, logical: str) -> dict[str, Any]:

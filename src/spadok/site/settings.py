@@ -39,6 +39,11 @@ INSTALLED_APPS = [
     "spadok.jobs",
     "spadok.uploads",
     "spadok.accounts",
+    "spadok.evidence",  # the custody log, the archive key, evidence dossiers
+    "spadok.search",
+    "spadok.api",
+    "spadok.oai",
+    "ninja",  # its bundled Swagger UI for /api/docs (no CDN)
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -234,3 +239,19 @@ if SPADOK_TILE_URL and not (
 TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
     "spadok.catalogue.context_processors.review"
 )
+
+# -- the map of sites (spadok.sites) --
+STATICFILES_DIRS += [
+    ("vendor/leaflet.markercluster", NODE_MODULES / "leaflet.markercluster" / "dist"),
+]
+# Shown under the map when SPADOK_TILE_URL is set (the tile server's licence asks for it).
+SPADOK_TILE_ATTRIBUTION = os.environ.get("SPADOK_TILE_ATTRIBUTION", "").strip()
+
+# -- open APIs: REST at /api/, OAI-PMH at /oai (spadok.api, spadok.oai) --
+# Items per OAI-PMH list response, and how long its resumption token stays valid.
+try:
+    SPADOK_OAI_PAGE_SIZE = _config._int(dict(os.environ), "SPADOK_OAI_PAGE_SIZE", 100)
+    SPADOK_OAI_TOKEN_HOURS = _config._int(dict(os.environ), "SPADOK_OAI_TOKEN_HOURS", 24)
+except _config.ConfigError as exc:
+    sys.stderr.write(f"spadok: configuration error: {exc}\n")
+    raise SystemExit(2) from None

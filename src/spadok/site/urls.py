@@ -22,5 +22,9 @@ urlpatterns = [
     path("archive/", include("spadok.preservation.urls")),
     path("", include("spadok.uploads.urls")),
     path("", include("spadok.sites.urls")),
+    path("", include("spadok.search.urls")),
+    path("", include("spadok.api.urls")),  # /api/ (REST, oEmbed), /embed/<record>
+    path("", include("spadok.oai.urls")),  # /oai
+    path("", include("spadok.evidence.urls")),  # /archive/key.pub, dossiers
     path("", include("spadok.catalogue.urls")),
 ]
