@@ -14,8 +14,8 @@ run: setup
 	$(BIN)/spadok serve
 
 test: setup-dev lint
-	$(BIN)/pytest -q -p no:cacheprovider
-	scripts/with-postgres $(BIN)/pytest -q -p no:cacheprovider -m db_both
+	$(BIN)/pytest -q -p no:cacheprovider -n 2
+	scripts/with-postgres $(BIN)/pytest -q -p no:cacheprovider -n 2 -m db_both
 
 # --- installation ---------------------------------------------------------
 
@@ -61,13 +61,13 @@ lint: setup-dev
 	$(BIN)/mypy
 
 unit: setup-dev
-	$(BIN)/pytest -q -m "not browser"
+	$(BIN)/pytest -q -n 2 -m "not browser"
 
 browser-tests: setup-dev
-	$(BIN)/pytest -q -m browser
+	$(BIN)/pytest -q -n 2 -m browser
 
 pg-tests: setup-dev
-	scripts/with-postgres $(BIN)/pytest -q -m db_both
+	scripts/with-postgres $(BIN)/pytest -q -n 2 -m db_both
 
 bench: setup-dev
 	$(BIN)/python -m bench.ingest
