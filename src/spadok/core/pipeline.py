@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,18 @@ class Processed:
 
 
 def _peak_mb() -> float:
+    """This process's own high-water mark of resident memory, in MB.
+
+    VmHWM belongs to the address space, which exec replaces; ru_maxrss also
+    keeps the peak of whatever process this one was forked from.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -211,15 +223,36 @@ def process(
             # the peaks of statistics, simplifier and texture encoder do not stack.
             release = _Release(asset, readers=2)
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spadok-stats") as pool:
-                pending = pool.submit(
-                    steps.run, "statistics", lambda: release.after(stats_mod.asset_stats, asset)
+                first = pool.submit(
+                    steps.run,
+                    "statistics",
+                    lambda: release.after(stats_mod.asset_stats_split, asset),
                 )
+                # The edge facts (the sort of every edge) wait until the first,
+                # largest simplification is done, so that their peaks do not stack.
+                later: list[Future[dict[str, Any]]] = []
+
+                def edge_facts() -> dict[str, Any]:
+                    edges = first.result()[1]
+                    return stats_mod.jsonable(edges()) if edges is not None else {}
+
+                def start_edges() -> None:
+                    if not later:
+                        later.append(pool.submit(steps.run, "statistics.edges", edge_facts))
+
                 view = y_up_view(asset)
                 derivatives.extend(
-                    steps.run("web", lambda: make_web(asset, out, view, pool, release.done))
+                    steps.run(
+                        "web",
+                        lambda: make_web(
+                            asset, out, view, pool, release.done, after_first_tier=start_edges
+                        ),
+                    )
                 )
                 del view
-                stats = pending.result()
+                start_edges()
+                stats = first.result()[0]
+                stats.update(later[0].result())
         else:
             stats = steps.run("statistics", lambda: stats_mod.asset_stats(asset))
             asset.up_axis = up_axis(asset, stats.get("size"))
@@ -248,6 +281,7 @@ def make_web(
     view: Any = None,
     executor: Executor | None = None,
     extracted: Callable[[], None] | None = None,
+    after_first_tier: Callable[[], None] | None = None,
 ) -> list[DerivativeFile]:
     """The web copies a viewer loads: GLB levels of detail, or points."""
     if asset.stored_only:
@@ -265,6 +299,7 @@ def make_web(
             up="Y",
             texture_executor=executor,
             extracted=extracted,
+            after_first_tier=after_first_tier,
         )
     if asset.points is not None:
         from spadok.core.derive.pointweb import make_point_glb

@@ -9,6 +9,7 @@ ints/floats/lists so they can be stored as JSON as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -237,26 +238,42 @@ def _metres(unit: str | None) -> float | None:
     return UNIT_METRES.get(unit) if unit else None
 
 
+EdgeFacts = Callable[[], dict[str, Any]]
+
+
 def mesh_stats(scene: Any, unit: str | None) -> dict[str, Any]:
     """Counts, size, area, volume and closedness of every mesh in a trimesh scene."""
+    out, edges = mesh_stats_split(scene, unit)
+    out.update(edges())
+    return out
+
+
+def mesh_stats_split(scene: Any, unit: str | None) -> tuple[dict[str, Any], EdgeFacts]:
+    """The cheap statistics now, and a function for the edge facts to run later.
+
+    The edge facts (watertight, manifold, components, and so the volume) sort
+    every edge: about half the time and most of the memory of the statistics.
+    The function holds only the merged face indices (int32), not the scene, so
+    the caller can let the master go and run it once the simplifier, whose peak
+    it would otherwise stack on, is done.
+    """
     vertices, faces, geoms = _geometry_instances(scene)
     out: dict[str, Any] = {"vertices": len(vertices), "triangles": len(faces)}
     out.update(_bbox(vertices))
     factor = _metres(unit)
     out["unit"] = unit
     out["dimensions_m"] = [s * factor for s in out["size"]] if factor and out["size"] else None
+    n_vertices = len(vertices)
     if len(faces):
         area, signed = _area_and_signed_volume(vertices, faces)
-        facts = _edge_facts(_merge_positions(vertices, faces), len(vertices))
-        volume = abs(signed) if facts["watertight"] else None
+        merged = _merge_positions(vertices, faces)
+        dtype = _index_dtype(n_vertices)
+        # A copy of its own when the merge left the master's array as it was.
+        merged = merged.astype(dtype, copy=merged is faces or merged.dtype != dtype)
     else:
-        area, volume = 0.0, None
-        facts = {"watertight": False, "manifold": True, "components": 0}
+        area, signed, merged = 0.0, 0.0, None
     out["surface_area"] = area
     out["surface_area_m2"] = area * factor**2 if factor else None
-    out["volume"] = volume
-    out["volume_m3"] = volume * factor**3 if factor and volume is not None else None
-    out.update(facts)
     textures, n_materials, has_uv = _textures(geoms)
     out["textures"] = textures
     out["materials"] = n_materials
@@ -264,7 +281,21 @@ def mesh_stats(scene: Any, unit: str | None) -> dict[str, Any]:
     out["has_vertex_colors"] = any(getattr(g.visual, "kind", None) == "vertex" for g in geoms)
     out["has_normals"] = any("vertex_normals" in g._cache.cache for g in geoms)
     out["meshes"] = len(geoms)
-    return out
+    del vertices, faces, geoms
+
+    def edges() -> dict[str, Any]:
+        nonlocal merged
+        if merged is None:
+            facts: dict[str, Any] = {"watertight": False, "manifold": True, "components": 0}
+        else:
+            facts = _edge_facts(merged, n_vertices)
+            merged = None
+        volume = abs(signed) if facts["watertight"] else None
+        facts["volume"] = volume
+        facts["volume_m3"] = volume * factor**3 if factor and volume is not None else None
+        return facts
+
+    return out, edges
 
 
 def point_stats(points: PointSet, unit: str | None, crs: str | None) -> dict[str, Any]:
@@ -285,6 +316,15 @@ def point_stats(points: PointSet, unit: str | None, crs: str | None) -> dict[str
 
 def asset_stats(asset: Asset) -> dict[str, Any]:
     """Statistics of any asset, by kind, always JSON-serialisable."""
+    out, edges = asset_stats_split(asset)
+    if edges is not None:
+        out.update(jsonable(edges()))
+    return out
+
+
+def asset_stats_split(asset: Asset) -> tuple[dict[str, Any], EdgeFacts | None]:
+    """:func:`asset_stats` in two parts for meshes (see :func:`mesh_stats_split`)."""
+    edges: EdgeFacts | None = None
     out: dict[str, Any] = {
         "format": asset.format,
         "kind": asset.kind,
@@ -292,7 +332,8 @@ def asset_stats(asset: Asset) -> dict[str, Any]:
         "warnings": list(asset.warnings),
     }
     if asset.scene is not None and asset.kind in ("mesh", "scene"):
-        out.update(mesh_stats(asset.scene, asset.unit))
+        mesh, edges = mesh_stats_split(asset.scene, asset.unit)
+        out.update(mesh)
         # Textures the loader could not decode (KTX2) are still part of the model.
         for tex in asset.extra.get("textures", []):
             if not tex.get("decoded", True):
@@ -304,7 +345,7 @@ def asset_stats(asset: Asset) -> dict[str, Any]:
     else:
         out["unit"] = asset.unit
     out["extra"] = jsonable(asset.extra)
-    return jsonable(out)
+    return jsonable(out), edges
 
 
 def jsonable(value: Any) -> Any:

@@ -872,6 +872,7 @@ def make_mesh_lods(
     up: Literal["Y", "Z"] = "Y",
     texture_executor: Executor | None = None,
     extracted: Callable[[], None] | None = None,
+    after_first_tier: Callable[[], None] | None = None,
 ) -> list[DerivativeFile]:
     """Make the web GLB tiers for a mesh scene into ``out_dir``.
 
@@ -885,7 +886,9 @@ def make_mesh_lods(
     own); the pipeline passes its statistics thread, so that textures are
     encoded after the statistics rather than beside them and the simplifier.
     ``extracted`` is called once the scene has been read into web arrays,
-    after which this function no longer touches ``scene``.
+    after which this function no longer touches ``scene``; ``after_first_tier``
+    once the first (largest) simplification is written, when the memory peak
+    of the simplifier is over.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -983,6 +986,8 @@ def make_mesh_lods(
                 "gltfpack": list(GLTFPACK_ARGS),
             }
             pending.append(_Pending(tier, raw, out, packer.submit(raw, out), stats, params))
+            if after_first_tier is not None and len(pending) == 1:
+                after_first_tier()
             previous = tris
             if thumb_prims is None and tris <= THUMBNAIL_SOURCE_TRIANGLES:
                 thumb_prims = current
