@@ -195,6 +195,7 @@ def _capture_page(
         "record": record,
         "capture": capture,
         "view": view,
+        "reconstruction": presenters.reconstruction_view(capture),
         "form": form,
         "own": own,
         "query": query,

@@ -376,3 +376,69 @@ __all__ = [
     "location_for",
     "record_card",
 ]
+
+
+VERDICT_LABELS = {
+    "good": _("good"),
+    "usable": _("usable"),
+    "poor": _("poor"),
+    "failed": _("failed"),
+}
+# What each piece of processing advice asks for, in the reader's language; the
+# report's own sentence (with its counts and photo names) is shown beside it.
+ADVICE_LABELS = {
+    "blurry": _("Some photos are too blurry: take them again holding the camera still."),
+    "too_few_photos": _("Too few photos: take at least 20, walking around the object."),
+    "not_registered": _("Some photos could not be placed: add photos between them."),
+    "coverage_gap": _("One side has no photos: take more from that side."),
+    "no_overlap": _("The photos do not overlap enough: take photos a step apart."),
+    "no_dense": _("The surface could not be matched in detail: take closer photos in even light."),
+    "untextured": _("Part of the surface was not seen clearly by any photo."),
+}
+
+
+@dataclass
+class AdviceView:
+    code: str
+    label: str
+    detail: str
+
+
+@dataclass
+class ReconstructionView:
+    verdict: str
+    verdict_label: str
+    kind: str
+    images_total: int
+    registered: int
+    triangles: int
+    textured_percent: int
+    metric: bool
+    advice: list[AdviceView]
+
+
+def reconstruction_view(capture: Capture) -> ReconstructionView | None:
+    """The verdict of a reconstructed capture (photos, video, LiDAR) and what to do next."""
+    data = (capture.stats or {}).get("reconstruction")
+    if not isinstance(data, dict):
+        return None
+    verdict = str(data.get("verdict") or "failed")
+    return ReconstructionView(
+        verdict=verdict,
+        verdict_label=str(VERDICT_LABELS.get(verdict, verdict)),
+        kind=str(data.get("kind") or ""),
+        images_total=int(data.get("images_total") or 0),
+        registered=int(data.get("registered") or 0),
+        triangles=int(data.get("triangles") or 0),
+        textured_percent=round(float(data.get("textured_fraction") or 0) * 100),
+        metric=data.get("units") == "metres",
+        advice=[
+            AdviceView(
+                code=str(a.get("code", "")),
+                label=str(ADVICE_LABELS.get(str(a.get("code", "")), "")),
+                detail=str(a.get("message", "")),
+            )
+            for a in data.get("advice") or []
+            if isinstance(a, dict)
+        ],
+    )

@@ -24,10 +24,12 @@ from django.utils import timezone
 
 from spadok.catalogue.contributions import contributor_metadata
 from spadok.catalogue.models import Capture, CaptureState, Derivative, Record, Visibility
+from spadok.catalogue.reconstruction import reconstruct_capture
 from spadok.catalogue.storage import get_storage
 from spadok.core import inputs, pipeline
 from spadok.core.derive.policy import POLICY_NAME, POLICY_VERSION, DerivativeFile, policy_table
 from spadok.core.errors import SpadokError
+from spadok.core.reconstruct.detect import capture_kind
 from spadok.evidence.services import custody_append, custody_files
 from spadok.preservation import services as preservation
 from spadok.preservation.models import EventType, Outcome, PreservationEvent
@@ -433,6 +435,9 @@ def capture_process(*, capture_id: str) -> str:
         src = workdir / "original"
         for item in capture.originals:
             storage.fetch(item["key"], src / item["path"])
+        whole = src / capture.originals[0]["path"] if len(capture.originals) == 1 else src
+        if capture_kind(whole) is not None:
+            return _process_reconstruction(capture, whole, workdir)
         found = [u for u in inputs.expand([src / capture.originals[0]["path"]], workdir)]
         if capture.primary_file and "!" not in capture.primary_file:
             found = [
@@ -452,52 +457,73 @@ def capture_process(*, capture_id: str) -> str:
             limits=settings.SPADOK.limits,
             progress=_progress_writer(capture_id),
         )
-        capture.refresh_from_db()
-        capture.kind = processed.asset.kind
-        capture.format = processed.asset.format
-        capture.stats = processed.stats
-        capture.timings = processed.timings
-        capture.state = CaptureState.READY
-        capture.step, capture.progress = "done", 1.0
-        events = [_validation_event(capture, processed)]
-        rows = _add_derivatives(capture, processed.derivatives, events)
-        with transaction.atomic():
-            # Two runs of one job (a worker presumed dead that was not) finish
-            # one after the other instead of colliding on the unique constraint.
-            Capture.objects.select_for_update().filter(id=capture_id).first()
-            Derivative.objects.filter(capture_id=capture_id, policy=POLICY).delete()
-            Derivative.objects.bulk_create(rows)
-            PreservationEvent.objects.bulk_create(events)
-            Capture.objects.filter(id=capture_id).update(
-                state=CaptureState.READY,
-                kind=capture.kind,
-                format=capture.format,
-                stats=capture.stats,
-                timings=capture.timings,
-                step="done",
-                progress=1.0,
-            )
-            custody_append(
-                capture=capture,
-                action="processing.finished",
-                data={"derivatives": {r.role: r.sha256 for r in rows}},
-            )
-        preservation.replicate(capture_id)
-        refresh_records([capture.record_id])
-        return "done"
+        return _finish_processing(capture, processed, processed.derivatives)
     except SpadokError as exc:
-        Capture.objects.filter(id=capture_id).update(
-            state=CaptureState.FAILED, error_code=exc.code, error_message=exc.message
-        )
-        custody_append(capture=capture, action="processing.failed", data={"error": exc.code})
-        return f"failed:{exc.code}"
+        return _processing_failed(capture, exc)
     except Exception as exc:
         log.exception("processing %s failed", capture_id)
-        err = SpadokError("processing.failed", type(exc).__name__)
-        Capture.objects.filter(id=capture_id).update(
-            state=CaptureState.FAILED, error_code=err.code, error_message=err.message
-        )
-        custody_append(capture=capture, action="processing.failed", data={"error": err.code})
+        _processing_failed(capture, SpadokError("processing.failed", type(exc).__name__))
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _process_reconstruction(capture: Capture, source: Path, workdir: Path) -> str:
+    """Photos, a video or a LiDAR capture: reconstruct, then derive from the model."""
+    made = reconstruct_capture(source, workdir, progress=_progress_writer(capture.id))
+    if made.processed is None:
+        Capture.objects.filter(id=capture.id).update(stats={"reconstruction": made.summary})
+        return _processing_failed(capture, made.error())
+    made.processed.stats["reconstruction"] = made.summary
+    return _finish_processing(capture, made.processed, made.derivatives, made.summary["kind"])
+
+
+def _processing_failed(capture: Capture, exc: SpadokError) -> str:
+    Capture.objects.filter(id=capture.id).update(
+        state=CaptureState.FAILED, error_code=exc.code, error_message=exc.message
+    )
+    custody_append(capture=capture, action="processing.failed", data={"error": exc.code})
+    return f"failed:{exc.code}"
+
+
+def _finish_processing(
+    capture: Capture,
+    processed: pipeline.Processed,
+    files: list[DerivativeFile],
+    capture_format: str | None = None,
+) -> str:
+    """File the derivatives of a processed capture as one new version, then mark it ready."""
+    capture_id = capture.id
+    capture.refresh_from_db()
+    capture.kind = processed.asset.kind
+    capture.format = capture_format or processed.asset.format
+    capture.stats = processed.stats
+    capture.timings = processed.timings
+    capture.state = CaptureState.READY
+    capture.step, capture.progress = "done", 1.0
+    events = [_validation_event(capture, processed)]
+    rows = _add_derivatives(capture, files, events)
+    with transaction.atomic():
+        # Two runs of one job (a worker presumed dead that was not) finish
+        # one after the other instead of colliding on the unique constraint.
+        Capture.objects.select_for_update().filter(id=capture_id).first()
+        Derivative.objects.filter(capture_id=capture_id, policy=POLICY).delete()
+        Derivative.objects.bulk_create(rows)
+        PreservationEvent.objects.bulk_create(events)
+        Capture.objects.filter(id=capture_id).update(
+            state=CaptureState.READY,
+            kind=capture.kind,
+            format=capture.format,
+            stats=capture.stats,
+            timings=capture.timings,
+            step="done",
+            progress=1.0,
+        )
+        custody_append(
+            capture=capture,
+            action="processing.finished",
+            data={"derivatives": {r.role: r.sha256 for r in rows}},
+        )
+    preservation.replicate(capture_id)
+    refresh_records([capture.record_id])
+    return "done"

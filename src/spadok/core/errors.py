@@ -260,6 +260,11 @@ CODES: dict[str, tuple[str, str]] = {
         "Give a folder or zip of photos (JPEG, HEIC, PNG), a video, or a LiDAR capture "
         "exported with all its data (3d Scanner App, Stray Scanner).",
     ),
+    "reconstruct.failed": (
+        "No 3D model could be made from this capture. {detail}",
+        "Take the photos again as advised and upload them, or replace this capture "
+        "with a finished scan.",
+    ),
     "reconstruct.too_many_images": (
         "The capture has too many photos: {detail}.",
         "Split it into parts of the object, or ask the archive's operator to raise the limit.",

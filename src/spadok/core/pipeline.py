@@ -79,7 +79,7 @@ class _Steps:
 
     def run(self, name: str, fn: Callable[[], Any]) -> Any:
         if self.progress:
-            self.progress(name, STEPS.index(name) / len(STEPS))
+            self.progress(name, STEPS.index(name.split(".")[0]) / len(STEPS))
         start = time.perf_counter()
         result = fn()
         self.timings[name] = {
