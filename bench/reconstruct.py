@@ -350,9 +350,9 @@ def renderer_depth(
     """The scan's depth (metres along the view axis) in one view, from the depth buffer."""
     near, far = 0.1, 20.0
     renderer.render(K, R, t, procedural=True, near=near, far=far)
-    raw = np.frombuffer(renderer.fbo.read(components=1, attachment=-1, dtype="f4"), np.float32).reshape(
-        renderer.height, renderer.width
-    )
+    raw = np.frombuffer(
+        renderer.fbo.read(components=1, attachment=-1, dtype="f4"), np.float32
+    ).reshape(renderer.height, renderer.width)
     zb = np.flipud(raw).astype(np.float64) * 2 - 1  # window depth to NDC
     depth = 2 * far * near / (far + near - zb * (far - near))
     depth[np.flipud(raw) >= 1.0] = np.inf

@@ -204,6 +204,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from django.db import connection
 
     from spadok.catalogue.models import Capture, Record
+    from spadok.jobs.selectors import operations_status
 
     ensure_migrated()
     cfg = settings.SPADOK
@@ -220,6 +221,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "home": str(cfg.home),
         "records": Record.objects.count(),
         "captures": Capture.objects.count(),
+        "operations": operations_status(),
     }
     if args.json:
         print(json.dumps(info, ensure_ascii=False))

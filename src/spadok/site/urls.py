@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from spadok.accounts import views as accounts_views
+from spadok.preservation import views as preservation_views
 
 # The admin signs in through allauth too (rate limits, two-factor), not its own form.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/me", accounts_views.api_me, name="api-me"),
     path("admin/", admin.site.urls),
     path("archive/", include("spadok.preservation.urls")),
+    path("health", preservation_views.health, name="health"),
     path("", include("spadok.uploads.urls")),
     path("", include("spadok.sites.urls")),
     path("", include("spadok.search.urls")),
