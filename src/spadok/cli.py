@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from spadok import __version__
+from spadok.core.registry.damage import STANDINGS as DAMAGE_STANDINGS
+from spadok.core.registry.sources import FORMATS as REGISTRY_FORMATS
 
 log = logging.getLogger("spadok.cli")
 
@@ -374,7 +376,11 @@ def cmd_import_sites(args: argparse.Namespace) -> int:
     ensure_migrated()
     try:
         report = sites.import_sites(
-            args.files, fmt=args.format, mapping=args.map or None, source=args.source
+            args.files,
+            fmt=args.format,
+            mapping=args.map or None,
+            source=args.source,
+            standing=args.standing,
         )
     except SpadokError as exc:  # a bad --map: nothing was read
         print(f"spadok: [{exc.code}] {exc.message}", file=sys.stderr)
@@ -390,7 +396,8 @@ def cmd_import_sites(args: argparse.Namespace) -> int:
                 print(
                     f"ok     {entry['file']} ({entry['format']}): {entry['rows']} rows, "
                     f"{entry['imported']} imported, {entry['updated']} updated, "
-                    f"{entry['skipped']} skipped"
+                    f"{entry['skipped']} skipped; damage events: "
+                    f"{entry['damage_imported']} imported, {entry['damage_updated']} updated"
                 )
         shown: dict[str, int] = {}
         for err in report.errors:  # a few examples per reason; --json lists every row
@@ -404,8 +411,9 @@ def cmd_import_sites(args: argparse.Namespace) -> int:
             if count > 5:
                 print(f"  … and {count - 5} more [{code}] (see --json)")
         print(
-            f"{report.imported} imported, {report.updated} updated, {report.skipped} skipped "
-            f"in {report.seconds:.1f} s"
+            f"{report.imported} imported, {report.updated} updated, {report.skipped} skipped; "
+            f"damage events: {report.damage['imported']} imported, "
+            f"{report.damage['updated']} updated; in {report.seconds:.1f} s"
         )
     return 1 if report.failed_files else 0
 
@@ -591,17 +599,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("import-sites", help="import lists of heritage sites (CSV, GeoJSON)")
+    p = sub.add_parser(
+        "import-sites", help="import lists of heritage sites and their damage (CSV, GeoJSON)"
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    p.add_argument(
-        "--format", default="auto", choices=["auto", "wikidata", "unesco", "csv", "geojson"]
-    )
+    p.add_argument("--format", default="auto", choices=list(REGISTRY_FORMATS))
     p.add_argument(
         "--map", action="append", metavar="FIELD=COLUMN",
         help="which column holds a field (name, name_uk, lat, lon, wikidata, id.SCHEME, ...)",
     )  # fmt: skip
     p.add_argument("--source", help="the list's name in the provenance (default: the format)")
+    p.add_argument(
+        "--standing", choices=list(DAMAGE_STANDINGS),
+        help="whose account a CSV/GeoJSON list's damage is (default: other; UNESCO-verified "
+        "only for unesco); a damage_standing column wins",
+    )  # fmt: skip
     p.set_defaults(func=cmd_import_sites)
 
     p = sub.add_parser("import-regions", help="import region boundaries (geoBoundaries ADM1)")

@@ -175,8 +175,9 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "registry.unknown_format": (
         "The list {detail} is not a format the importer knows.",
-        "Use a Wikidata query result (CSV), the UNESCO damaged-sites CSV, or a CSV or "
-        "GeoJSON file with --format csv|geojson and --map field=column.",
+        "Use a Wikidata query result (CSV), the UNESCO damaged-sites CSV (or the Science at "
+        "Risk list in its template), a Linked4Resilience export, or a CSV or GeoJSON file "
+        "with --format csv|geojson and --map field=column.",
     ),
     "registry.bad_mapping": (
         "The column mapping is not usable: {detail}.",
@@ -190,6 +191,15 @@ CODES: dict[str, tuple[str, str]] = {
     "registry.bad_regions": (
         "The regions file {detail} is not a geoBoundaries ADM1 GeoJSON of Ukraine.",
         "Use geoBoundaries-UKR-ADM1.geojson (features with shapeISO and shapeName).",
+    ),
+    # Damage events (the form on a site's or record's page, spadok import-sites).
+    "damage.invalid_event": (
+        "The damage event is not valid: {detail}.",
+        "Correct the field named and save again.",
+    ),
+    "damage.retracted": (
+        "The damage event {detail} was retracted and can no longer be changed.",
+        "Record a new event with the corrected account instead.",
     ),
     # Evidence dossiers and the archive's signing key (spadok dossier, spadok verify).
     "evidence.not_found": (

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "spadok.uploads",
     "spadok.accounts",
     "spadok.evidence",  # the custody log, the archive key, evidence dossiers
+    "spadok.damage",  # damage events with their sources, and their statistics
     "spadok.search",
     "spadok.api",
     "spadok.oai",

@@ -28,5 +28,6 @@ urlpatterns = [
     path("", include("spadok.api.urls")),  # /api/ (REST, oEmbed), /embed/<record>
     path("", include("spadok.oai.urls")),  # /oai
     path("", include("spadok.evidence.urls")),  # /archive/key.pub, dossiers
+    path("", include("spadok.damage.urls")),  # /damage/ statistics, damage event forms
     path("", include("spadok.catalogue.urls")),
 ]
