@@ -102,6 +102,13 @@ def rows_upload(d: dict[str, Any]) -> list[Row]:
             "≥ 0.5×",
         ),
         (
+            "the same upload beside a copy that hashes as the upload must",
+            f"{_num(_get(s, 'acknowledged_mib_s', 'best'), '{:,.0f} MiB/s')}",
+            f"hashing copy {_num(_get(s, 'hashing_copy_mib_s', 'median'), '{:,.0f} MiB/s')}",
+            f"{_num(_get(s, 'acknowledged_vs_hashing_copy', 'best'))}×",
+            "",
+        ),
+        (
             "upload end to end (incl. filing into OCFL)",
             f"{_num(_get(s, 'end_to_end_mib_s', 'best'), '{:,.0f} MiB/s')}",
             "",
