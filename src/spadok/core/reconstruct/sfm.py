@@ -66,7 +66,11 @@ def _threads() -> int:
 
 
 def run(
-    capture: Capture, workdir: Path, report: Report, refine_principal_point: bool | None = None
+    capture: Capture,
+    workdir: Path,
+    report: Report,
+    refine_principal_point: bool | None = None,
+    camera_model: str | None = None,
 ) -> Sparse | None:
     """Find the cameras and a sparse cloud; None when fewer than two photos register."""
     frames = capture.frames
@@ -78,7 +82,7 @@ def run(
     sizes = {(f.width, f.height) for f in frames}
     focals = {round(f.focal_px or 0) for f in frames}
     reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = "SIMPLE_RADIAL"
+    reader.camera_model = camera_model or "SIMPLE_RADIAL"
     mode = pycolmap.CameraMode.AUTO
     if len(sizes) == 1 and len(focals) == 1:
         mode = pycolmap.CameraMode.SINGLE  # one camera, one zoom: share the intrinsics
