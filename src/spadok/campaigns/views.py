@@ -340,9 +340,8 @@ def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
     coordinator = selectors.may_coordinate(request.user, task.campaign)
     near = selectors.task_priority(task, request.user)
     holder = task.claimed_by if task.claim_active(now) else None
-    advice = ""
-    if task.verdict in ("poor", "failed") and task.capture_id:
-        advice = _last_advice(task)
+    recapture = task.state == "open" and task.verdict in ("poor", "failed")
+    advice = _last_advice(task) if recapture and task.capture_id else ""
     context = {
         "task": task,
         "campaign": task.campaign,
@@ -358,6 +357,7 @@ def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
         "coordinator": coordinator,
         "verdict_label": presenters.VERDICT_LABELS.get(task.verdict or "pending", ""),
         "advice": advice,
+        "recapture": recapture,
         "own_captures": selectors.own_captures_for_task(request.user, task),
         "task_form": (
             TaskForm(initial={"urgency": task.urgency, "wanted": task.wanted, "note": task.note})
