@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from spadok.api.routers.common import private
@@ -24,9 +24,15 @@ from spadok.core.errors import SpadokError
 router = Router(tags=["campaigns"])
 
 
+LAT = r"-?(90(\.0{1,12})?|[1-8]?\d(\.\d{1,12})?)"
+LON = r"-?(180(\.0{1,12})?|(1[0-7]\d|[1-9]?\d)(\.\d{1,12})?)"
+POINT_PATTERN = rf"^{LAT},{LON}$"
+
+
 class NearParams(Schema):
-    lat: float | None = Field(None, ge=-90, le=90, description="Latitude (WGS 84); with lon.")
-    lon: float | None = Field(None, ge=-180, le=180, description="Longitude (WGS 84); with lat.")
+    at: str | None = Field(
+        None, pattern=POINT_PATTERN, description="Where you are: latitude,longitude (WGS 84)."
+    )
     radius_km: float = Field(selectors.DEFAULT_RADIUS_KM, gt=0, le=selectors.MAX_RADIUS_KM)
     limit: int = Field(selectors.DEFAULT_LIMIT, ge=1, le=selectors.MAX_LIMIT)
     campaign: str | None = Field(
@@ -56,8 +62,7 @@ class TaskOut(Schema):
 
 class NearOut(Schema):
     count: int
-    latitude: float | None
-    longitude: float | None
+    at: str | None
     radius_km: float
     items: list[TaskOut]
 
@@ -93,30 +98,28 @@ def _error(code: str, detail: str = "") -> dict[str, Any]:
 
 @router.get(
     "/near",
-    response={200: NearOut, 400: Error, 401: Error},
+    response={200: NearOut, 401: Error, 404: Error},
     url_name="tasks_near",
     summary="Open campaign tasks near a point, most urgent first",
 )
 def tasks_near(request: HttpRequest, response: HttpResponse, params: Query[NearParams]) -> Any:
-    """Your campaigns' open tasks within ``radius_km`` of (lat, lon), by priority.
+    """Your campaigns' open tasks within ``radius_km`` of ``at``, by priority.
 
     Without a point: every open task of your campaigns, by priority alone.
     """
     private(response)
     if not request.user.is_authenticated:
-        return 401, _error("campaign.auth_required")
-    if (params.lat is None) != (params.lon is None):
-        return 400, _error("campaign.bad_place", "give both lat and lon, or neither")
+        return Status(401, _error("campaign.auth_required"))
     campaign = None
     if params.campaign:
         campaign = Campaign.objects.filter(pk=params.campaign).first()
         if campaign is None or selectors.membership_of(request.user, campaign) is None:
-            return 400, _error("campaign.not_member", params.campaign)
-    place = (
-        selectors.Place(latitude=params.lat, longitude=params.lon)
-        if params.lat is not None and params.lon is not None
-        else None
-    )
+            # A campaign one has not joined is as good as none, here.
+            return Status(404, _error("campaign.not_member", params.campaign))
+    place = None
+    if params.at:
+        lat, lon = (float(v) for v in params.at.split(","))
+        place = selectors.Place(latitude=lat, longitude=lon)
     found = selectors.tasks_near(
         user=request.user,
         place=place,
@@ -126,8 +129,7 @@ def tasks_near(request: HttpRequest, response: HttpResponse, params: Query[NearP
     )
     return {
         "count": len(found),
-        "latitude": params.lat,
-        "longitude": params.lon,
+        "at": params.at,
         "radius_km": params.radius_km,
         "items": [_out(n, request) for n in found],
     }
