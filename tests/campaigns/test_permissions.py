@@ -43,7 +43,7 @@ def test_only_curators_start_campaigns(people: dict[str, Any], client_for: Any) 
             "wanted": ["exterior", "interior"],
             "bbox": "30.9,51.3,31.6,51.7",
             "goal_sites": 20,
-        },  # fmt: skip
+        },
     )
     campaign = Campaign.objects.get(name="Chernihiv churches")
     assert response.status_code == 302 and response["Location"].startswith(
