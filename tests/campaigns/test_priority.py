@@ -202,3 +202,20 @@ def test_a_sensitive_site_is_placed_and_measured_on_the_public_grid(
     services.campaign_join(actor=people["reviewer"], campaign=campaign)
     (exact,) = selectors.tasks_near(user=people["reviewer"], place=selectors.Place(*HOME))
     assert exact.point is not None and exact.point[0] == pytest.approx(secret.latitude)
+
+
+def test_the_fast_score_is_the_prioritys_score() -> None:
+    import itertools
+
+    days = [None, TODAY - dt.timedelta(days=3), TODAY - dt.timedelta(days=800)]
+    for status, damage_on, nearby, urgency, verdict, captured, distance in itertools.product(
+        ["", "threatened", "destroyed"],
+        days,
+        days,
+        [0, 2],
+        [None, "poor", "good"],
+        days,
+        [None, 7.5],
+    ):
+        facts = prio.TaskFacts(status, damage_on, nearby, urgency, verdict, captured, distance)
+        assert prio.score(facts, TODAY) == prio.priority(facts, TODAY).score, facts

@@ -136,5 +136,5 @@ class PlaceForm(forms.Form):
         coerce=int,
         required=False,
         choices=[(10, "10 km"), (25, "25 km"), (50, "50 km"), (100, "100 km"), (250, "250 km")],
-        initial=50,
+        initial=25,
     )

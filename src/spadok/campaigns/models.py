@@ -201,7 +201,14 @@ class SiteStatus(models.Model):
     latest_capture_at = models.DateTimeField(null=True, blank=True)
     # The latest damage date of another site within NEARBY_DAMAGE_KM.
     nearby_damage_on = models.DateField(null=True, blank=True)
+    # Where the site is, for "tasks near me": the 0.1° band of its latitude and its
+    # longitude, one B-tree index that finds a box with one short range per band.
+    lat_band = models.IntegerField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
     refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["lat_band", "longitude"], name="sitestatus_near")]
 
     def __str__(self) -> str:
         return f"{self.site_id}: {self.captures} capture(s), {self.best_verdict or '-'}"

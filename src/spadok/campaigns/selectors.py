@@ -12,6 +12,7 @@ pseudonymous display name only.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from spadok.core import priority as prio
 from spadok.sites.models import Site
 from spadok.sites.selectors import COARSE_DEGREES, public_point
 
-DEFAULT_RADIUS_KM = 50.0
+DEFAULT_RADIUS_KM = 25.0  # a day's round trip on local roads
 MAX_RADIUS_KM = 500.0
 DEFAULT_LIMIT = 30
 MAX_LIMIT = 100
@@ -207,17 +208,9 @@ def _today(now: dt.datetime) -> dt.date:
     return timezone.localtime(now).date()
 
 
-def _facts(row: dict[str, Any], distance: float | None) -> prio.TaskFacts:
-    latest = row["site__campaign_status__latest_capture_at"]
-    return prio.TaskFacts(
-        damage_status=row["site__damage_status"] or "",
-        damage_date=row["site__damage_date"],
-        nearby_damage_on=row["site__campaign_status__nearby_damage_on"],
-        urgency=row["urgency"],
-        best_verdict=row["site__campaign_status__best_verdict"] or None,
-        latest_capture_on=timezone.localtime(latest).date() if latest else None,
-        distance_km=distance,
-    )
+def lat_band(latitude: float | None) -> int | None:
+    """The 0.1° band of a latitude (:class:`SiteStatus` indexes it with the longitude)."""
+    return None if latitude is None else math.floor(latitude * 10)
 
 
 FACT_FIELDS = (
@@ -234,6 +227,19 @@ FACT_FIELDS = (
     "claimed_by_id",
     "claim_expires_at",
 )
+
+
+def _facts(row: tuple[Any, ...], distance: float | None) -> prio.TaskFacts:
+    latest = row[8]
+    return prio.TaskFacts(
+        damage_status=row[4] or "",
+        damage_date=row[5],
+        nearby_damage_on=row[9],
+        urgency=row[6],
+        best_verdict=row[7] or None,
+        latest_capture_on=latest.date() if latest else None,
+        distance_km=distance,
+    )
 
 
 def _coarse(value: float) -> float:
@@ -254,7 +260,9 @@ def tasks_near(
     The tasks of ``campaign``, or of every active campaign the person joined.
     Tasks another volunteer holds are left out; the person's own claims are in,
     marked ``mine``. One query reads the facts of the candidates in the box
-    around the place (as tuples); only the chosen ones are loaded as objects.
+    around the place, found through :class:`SiteStatus`'s (band, longitude)
+    index, as tuples; they are scored, and only the chosen ones are loaded as
+    objects (with their reasons). See ADR 0011.
     """
     now = now or timezone.now()
     if campaign is not None:
@@ -270,27 +278,31 @@ def tasks_near(
         Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lte=now) | mine_q
     )
     if place is not None:
+        # A sensitive site is measured to its grid point, up to half a cell away.
         dlat = math.degrees(radius_km / prio.EARTH_RADIUS_KM) + COARSE_DEGREES
         dlon = dlat / max(math.cos(math.radians(place.latitude)), 0.01)
+        low, high = lat_band(place.latitude - dlat), lat_band(place.latitude + dlat)
+        assert low is not None and high is not None
         tasks = tasks.filter(
-            site__latitude__gte=place.latitude - dlat,
-            site__latitude__lte=place.latitude + dlat,
-            site__longitude__gte=place.longitude - dlon,
-            site__longitude__lte=place.longitude + dlon,
+            site__campaign_status__lat_band__in=list(range(low, high + 1)),
+            site__campaign_status__longitude__gte=place.longitude - dlon,
+            site__campaign_status__longitude__lte=place.longitude + dlon,
         )
     exact = sees_exact_location(user)
     pk = getattr(user, "pk", None)
-    candidates: list[tuple[int, prio.TaskFacts]] = []
+    today = _today(now)
+    scored: list[tuple[float, float, int]] = []
+    facts_of: dict[int, prio.TaskFacts] = {}
     points: dict[int, tuple[float, float, float | None] | None] = {}
     mine: set[int] = set()
-    for row in tasks.values(*FACT_FIELDS)[:MAX_CANDIDATES]:
-        lat, lon = row["site__latitude"], row["site__longitude"]
+    rows = tasks.order_by().values_list(*FACT_FIELDS)[:MAX_CANDIDATES]
+    for row in rows:
+        task_id, lat, lon = row[0], row[1], row[2]
         point: tuple[float, float, float | None] | None = None
         if lat is not None and lon is not None:
-            if row["site__sensitive"] and not exact:
-                point = (_coarse(lat), _coarse(lon), 11_000.0)
-            else:
-                point = (lat, lon, None)
+            point = (
+                (_coarse(lat), _coarse(lon), 11_000.0) if row[3] and not exact else (lat, lon, None)
+            )
         distance = None
         if place is not None:
             if point is None:
@@ -298,28 +310,29 @@ def tasks_near(
             distance = prio.distance_km(place.latitude, place.longitude, point[0], point[1])
             if distance > radius_km:
                 continue
-        held = (
-            row["claimed_by_id"] == pk and row["claim_expires_at"] and row["claim_expires_at"] > now
+        if row[10] == pk and row[11] is not None and row[11] > now:
+            mine.add(task_id)
+        facts = _facts(row, distance)
+        facts_of[task_id] = facts
+        points[task_id] = point
+        scored.append(
+            (-prio.score(facts, today), math.inf if distance is None else distance, task_id)
         )
-        if held:
-            mine.add(row["id"])
-        candidates.append((row["id"], _facts(row, distance)))
-        points[row["id"]] = point
-    chosen = prio.rank(candidates, _today(now), limit)
+    chosen = [task_id for _s, _d, task_id in heapq.nsmallest(limit, scored)]
     by_id = (
         Task.objects.select_related("campaign", "site__region")
-        .defer("site__region__geometry")
-        .in_bulk([i for i, _p in chosen])
+        .only(*NEAR_TASK_FIELDS)
+        .order_by()
+        .in_bulk(chosen)
     )
     out = []
-    for task_id, p in chosen:
-        task = by_id[task_id]
-        distance = p.parts.get("distance")
+    for task_id in chosen:
+        facts = facts_of[task_id]
         out.append(
             NearTask(
-                task=task,
-                priority=p,
-                distance_km=None if distance is None else -distance / prio.DISTANCE_POINTS_PER_KM,
+                task=by_id[task_id],
+                priority=prio.priority(facts, today),
+                distance_km=facts.distance_km,
                 point=points[task_id],
                 mine=task_id in mine,
             )
@@ -327,9 +340,35 @@ def tasks_near(
     return out
 
 
+# What a chosen task shows: no region outline, no provenance, no campaign polygon.
+NEAR_TASK_FIELDS = (
+    "id",
+    "urgency",
+    "wanted",
+    "note",
+    "state",
+    "claimed_by_id",
+    "claim_expires_at",
+    "verdict",
+    "campaign__id",
+    "campaign__name",
+    "campaign__state",
+    "site__id",
+    "site__names",
+    "site__type",
+    "site__settlement",
+    "site__damage_status",
+    "site__sensitive",
+    "site__latitude",
+    "site__longitude",
+    "site__region__code",
+    "site__region__names",
+)
+
+
 def task_priority(task: Task, user: Any, place: Place | None = None) -> NearTask:
     """One task's priority and point, as :func:`tasks_near` would give it."""
-    row = Task.objects.filter(pk=task.pk).values(*FACT_FIELDS).get()
+    row = Task.objects.filter(pk=task.pk).values_list(*FACT_FIELDS).get()
     point = public_point(task.site, user)
     distance = None
     if place is not None and point is not None:
@@ -421,7 +460,8 @@ class Progress:
     quality: dict[str, int] = field(default_factory=dict)
 
 
-def _display_name(user: Any) -> str:
+def display_name(user: Any) -> str:
+    """The pseudonymous display name (never the user name or the e-mail address)."""
     profile = getattr(user, "profile", None)
     return str(getattr(profile, "display_name", "") or "")
 
@@ -496,7 +536,7 @@ def campaign_progress(campaign: Campaign, *, now: dt.datetime | None = None) -> 
         uid = member.user_id
         rows.append(
             {
-                "name": _display_name(member.user),  # pseudonymous: never a user name or e-mail
+                "name": display_name(member.user),  # pseudonymous: never a user name or e-mail
                 "coordinator": member.role == MemberRole.COORDINATOR,
                 "completed": completed.get(uid, 0),
                 "claims": holding.get(uid, 0),

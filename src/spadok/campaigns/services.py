@@ -607,7 +607,7 @@ def capture_sync(*, capture_id: str) -> dict[str, int]:
             .exclude(site_id=site_id)
         )
         for task in moved:
-            events += _reopen(task, capture, "poor", "moved", now)
+            events += _reopen(task, capture, "", "moved", now)
             counts["reopened"] += 1
         tasks = (
             Task.objects.select_for_update().filter(
@@ -718,6 +718,8 @@ def site_status_refresh(*, site_ids: Iterable[str]) -> int:
                     best_verdict=prio.best_verdict(verdicts[c.pk] for c in mine) or "",
                     latest_capture_at=max((c.created_at for c in mine), default=None),
                     nearby_damage_on=_nearby_damage(grid, sid, lat, lon),
+                    lat_band=selectors.lat_band(lat),
+                    longitude=lon if lat is not None else None,
                     refreshed_at=now,
                 )
             )
@@ -731,6 +733,8 @@ def site_status_refresh(*, site_ids: Iterable[str]) -> int:
                 "best_verdict",
                 "latest_capture_at",
                 "nearby_damage_on",
+                "lat_band",
+                "longitude",
                 "refreshed_at",
             ],
         )

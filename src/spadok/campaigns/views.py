@@ -352,7 +352,7 @@ def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
         "wanted": presenters.wanted_items(list(task.wanted)),
         "safety": presenters.SAFETY,
         "mine": holder is not None and holder.pk == request.user.pk,
-        "holder_name": selectors._display_name(holder) if holder is not None else "",
+        "holder_name": selectors.display_name(holder) if holder is not None else "",
         "member": selectors.membership_of(request.user, task.campaign),
         "coordinator": coordinator,
         "verdict_label": presenters.VERDICT_LABELS.get(task.verdict or "pending", ""),
