@@ -128,6 +128,10 @@ def reason_labels(reasons: tuple[str, ...]) -> list[str]:
     return [str(REASON_LABELS[r]) for r in reasons if r in REASON_LABELS]
 
 
+def region_name(region: Any, lang: str | None = None) -> str:
+    return (localized(region.names, lang) or region.code) if region is not None else ""
+
+
 def place_of(task: Task, lang: str | None = None) -> str:
     site = task.site
     region = localized(site.region.names, lang) if site.region_id and site.region else ""

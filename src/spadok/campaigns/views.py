@@ -130,6 +130,7 @@ def campaign_page(request: HttpRequest, campaign_id: str) -> HttpResponse:
     progress = selectors.campaign_progress(campaign)
     context = {
         "campaign": campaign,
+        "region_name": presenters.region_name(campaign.region, _lang()),
         "member": selectors.membership_of(request.user, campaign),
         "coordinator": coordinator,
         "progress": progress,
@@ -273,7 +274,10 @@ def _place(form: PlaceForm) -> tuple[selectors.Place | None, str]:
 @login_required
 def next_page(request: HttpRequest) -> HttpResponse:
     """Open tasks near the volunteer, on a map and in a list, by priority."""
-    form = PlaceForm(request.GET or None)
+    data = request.GET.copy() if request.GET else None
+    if data is not None and not data.get("radius_km"):
+        data["radius_km"] = str(int(selectors.DEFAULT_RADIUS_KM))
+    form = PlaceForm(data)
     place, problem = _place(form) if request.GET else (None, "")
     campaign = None
     if request.GET.get("campaign"):
@@ -376,6 +380,7 @@ def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
                         "lat": near.point[0],
                         "lon": near.point[1],
                         "mine": False,
+                        "status": selectors.task_status(task, now),
                         "approximate": near.point[2] is not None,
                         "url": "",
                         "distance_km": None,

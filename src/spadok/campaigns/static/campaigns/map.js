@@ -94,7 +94,7 @@ function nextMap(el) {
   const status = document.getElementById("place-status");
   const group = L.featureGroup().addTo(map);
   for (const t of data.tasks) {
-    const m = L.marker([t.lat, t.lon], { icon: statusIcon(t.mine ? "claimed" : "open"), title: t.name, alt: t.name, keyboard: true });
+    const m = L.marker([t.lat, t.lon], { icon: statusIcon(t.status || (t.mine ? "claimed" : "open")), title: t.name, alt: t.name, keyboard: true });
     const detail = [t.distance_km != null ? `${t.distance_km} ${labels.km}` : "", t.approximate ? labels.approximate : ""].filter(Boolean).join(" · ");
     m.bindPopup(() => popup(t.name, t.url, detail));
     group.addLayer(m);
