@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import random
 import statistics
@@ -129,11 +130,18 @@ def populate(n_sites: int, n_volunteers: int, seed: int = 11) -> dict[str, Any]:
         for i in range(CAMPAIGNS)
     ]
     tasks = []
-    for i, site_id in enumerate(site_ids):
-        tasks.append(Task(campaign=campaigns[i % CAMPAIGNS], site_id=site_id, added_at=now))
+    for i, (site_id, lat, lon) in enumerate(
+        Site.objects.values_list("id", "latitude", "longitude")
+    ):
+        place = {"lat_band": math.floor(lat * 10), "longitude": lon}  # as campaign_add_sites does
+        tasks.append(
+            Task(campaign=campaigns[i % CAMPAIGNS], site_id=site_id, added_at=now, **place)
+        )
         if rnd.random() < 0.1:  # some sites are in two campaigns
             tasks.append(
-                Task(campaign=campaigns[(i + 1) % CAMPAIGNS], site_id=site_id, added_at=now)
+                Task(
+                    campaign=campaigns[(i + 1) % CAMPAIGNS], site_id=site_id, added_at=now, **place
+                )
             )
     Task.objects.bulk_create(tasks, batch_size=2000)
     members = []

@@ -141,6 +141,11 @@ class Task(models.Model):
     # or, on a task opened again, of the capture that was too poor.
     verdict = models.CharField(max_length=8, blank=True)
     reopened = models.PositiveIntegerField(default=0)
+    # Where the site is, copied from it for "tasks near me": the 0.1° band of its
+    # latitude and its longitude. One B-tree index (campaign, band, longitude) finds
+    # a campaign's tasks in a box with one short range per band.
+    lat_band = models.IntegerField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
     added_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -149,7 +154,10 @@ class Task(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "site"], name="task_once_per_site"),
         ]
-        indexes = [models.Index(fields=["claimed_by", "state", "claim_expires_at"])]
+        indexes = [
+            models.Index(fields=["claimed_by", "state", "claim_expires_at"]),
+            models.Index(fields=["campaign", "lat_band", "longitude"], name="task_near"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.site_id} ({self.state})"
@@ -201,14 +209,7 @@ class SiteStatus(models.Model):
     latest_capture_at = models.DateTimeField(null=True, blank=True)
     # The latest damage date of another site within NEARBY_DAMAGE_KM.
     nearby_damage_on = models.DateField(null=True, blank=True)
-    # Where the site is, for "tasks near me": the 0.1° band of its latitude and its
-    # longitude, one B-tree index that finds a box with one short range per band.
-    lat_band = models.IntegerField(null=True, blank=True)
-    longitude = models.FloatField(null=True, blank=True)
     refreshed_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["lat_band", "longitude"], name="sitestatus_near")]
 
     def __str__(self) -> str:
         return f"{self.site_id}: {self.captures} capture(s), {self.best_verdict or '-'}"

@@ -209,7 +209,7 @@ def _today(now: dt.datetime) -> dt.date:
 
 
 def lat_band(latitude: float | None) -> int | None:
-    """The 0.1° band of a latitude (:class:`SiteStatus` indexes it with the longitude)."""
+    """The 0.1° band of a latitude (a task's index holds it with the longitude)."""
     return None if latitude is None else math.floor(latitude * 10)
 
 
@@ -260,7 +260,7 @@ def tasks_near(
     The tasks of ``campaign``, or of every active campaign the person joined.
     Tasks another volunteer holds are left out; the person's own claims are in,
     marked ``mine``. One query reads the facts of the candidates in the box
-    around the place, found through :class:`SiteStatus`'s (band, longitude)
+    around the place, found through the tasks' (campaign, band, longitude)
     index, as tuples; they are scored, and only the chosen ones are loaded as
     objects (with their reasons). See ADR 0011.
     """
@@ -284,9 +284,9 @@ def tasks_near(
         low, high = lat_band(place.latitude - dlat), lat_band(place.latitude + dlat)
         assert low is not None and high is not None
         tasks = tasks.filter(
-            site__campaign_status__lat_band__in=list(range(low, high + 1)),
-            site__campaign_status__longitude__gte=place.longitude - dlon,
-            site__campaign_status__longitude__lte=place.longitude + dlon,
+            lat_band__in=list(range(low, high + 1)),
+            longitude__gte=place.longitude - dlon,
+            longitude__lte=place.longitude + dlon,
         )
     exact = sees_exact_location(user)
     pk = getattr(user, "pk", None)

@@ -335,7 +335,25 @@ def campaign_add_sites(
                 "in one campaign",
             )
         now = timezone.now()
-        tasks = [Task(campaign=campaign, site_id=s, wanted=wanted_list, added_at=now) for s in new]
+        where: dict[str, tuple[float | None, float | None]] = {}
+        for part in _chunks(new):
+            where.update(
+                (sid, (lat, lon))
+                for sid, lat, lon in Site.objects.filter(pk__in=list(part)).values_list(
+                    "id", "latitude", "longitude"
+                )
+            )
+        tasks = [
+            Task(
+                campaign=campaign,
+                site_id=s,
+                wanted=wanted_list,
+                added_at=now,
+                lat_band=selectors.lat_band(where[s][0]),
+                longitude=where[s][1] if where[s][0] is not None else None,
+            )
+            for s in new
+        ]
         Task.objects.bulk_create(tasks, batch_size=500)
         created = (
             list(Task.objects.filter(campaign=campaign, site_id__in=new).only("id")) if new else []
@@ -718,8 +736,6 @@ def site_status_refresh(*, site_ids: Iterable[str]) -> int:
                     best_verdict=prio.best_verdict(verdicts[c.pk] for c in mine) or "",
                     latest_capture_at=max((c.created_at for c in mine), default=None),
                     nearby_damage_on=_nearby_damage(grid, sid, lat, lon),
-                    lat_band=selectors.lat_band(lat),
-                    longitude=lon if lat is not None else None,
                     refreshed_at=now,
                 )
             )
@@ -733,13 +749,30 @@ def site_status_refresh(*, site_ids: Iterable[str]) -> int:
                 "best_verdict",
                 "latest_capture_at",
                 "nearby_damage_on",
-                "lat_band",
-                "longitude",
                 "refreshed_at",
             ],
         )
         written += len(rows)
+        _tasks_follow_sites(part)
     return written
+
+
+def _tasks_follow_sites(site_ids: Sequence[str]) -> int:
+    """Copy a moved site's place onto its tasks (rare: merges move points)."""
+    where = {
+        sid: (selectors.lat_band(lat), lon if lat is not None else None)
+        for sid, lat, lon in Site.objects.filter(pk__in=list(site_ids)).values_list(
+            "id", "latitude", "longitude"
+        )
+    }
+    moved = 0
+    for task_id, sid, band, lon in Task.objects.filter(site_id__in=list(site_ids)).values_list(
+        "id", "site_id", "lat_band", "longitude"
+    ):
+        if sid in where and (band, lon) != where[sid]:
+            Task.objects.filter(pk=task_id).update(lat_band=where[sid][0], longitude=where[sid][1])
+            moved += 1
+    return moved
 
 
 def statuses_refresh() -> int:

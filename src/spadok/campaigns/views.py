@@ -287,9 +287,14 @@ def next_page(request: HttpRequest) -> HttpResponse:
     radius = (
         form.cleaned_data.get("radius_km") if form.is_bound and form.is_valid() else None
     ) or 50
-    found = selectors.tasks_near(
-        user=request.user, place=place, radius_km=float(radius), campaign=campaign
-    )
+    if place is not None:
+        found = selectors.tasks_near(
+            user=request.user, place=place, radius_km=float(radius), campaign=campaign
+        )
+    else:  # no place yet: only the tasks the person holds
+        found = [
+            selectors.task_priority(t, request.user) for t in selectors.claims_of(request.user)
+        ]
     lang = _lang()
     items = [presenters.near_item(n, lang) for n in found]
     context = {
