@@ -107,3 +107,21 @@ def test_progress_counts_statuses_captures_per_day_volunteers_and_quality(
     assert (rows[bohdan]["completed"], rows[bohdan]["claims"]) == (0, 1)
     assert progress.volunteers[0]["name"] == anna
     assert all(r["name"] != people["anna"].username for r in progress.volunteers)
+
+
+def test_a_task_follows_its_site_when_the_site_moves(
+    people: dict[str, Any], make_site: Any, campaign: Any
+) -> None:
+    from spadok.campaigns import selectors, services
+    from spadok.sites.models import Site
+
+    site = make_site("Misplaced chapel", 200)  # far from home, beyond any radius
+    services.campaign_add_sites(actor=people["curator"], campaign=campaign, site_ids=[site.pk])
+    services.campaign_join(actor=people["anna"], campaign=campaign)
+    home = selectors.Place(*offset(0))
+    assert selectors.tasks_near(user=people["anna"], place=home) == []
+    lat, lon = offset(1.5)
+    Site.objects.filter(pk=site.pk).update(latitude=lat, longitude=lon)  # a merge moved it
+    services.site_status_refresh(site_ids=[site.pk])
+    (near,) = selectors.tasks_near(user=people["anna"], place=home)
+    assert near.task.site_id == site.pk and near.distance_km == pytest.approx(1.5, abs=0.01)
