@@ -283,6 +283,59 @@ CODES: dict[str, tuple[str, str]] = {
         "The video {detail} cannot be decoded.",
         "Export it again as MP4 (H.264) or MOV, or upload photos instead.",
     ),
+    # Campaigns: tasks, claims and their areas (spadok.campaigns).
+    "campaign.not_found": (
+        "There is no campaign or task {detail}.",
+        "Open the list of campaigns and choose one from there.",
+    ),
+    "campaign.closed": (
+        "The campaign {detail} is closed.",
+        "Choose a task of an active campaign.",
+    ),
+    "campaign.not_member": (
+        "You have not joined the campaign {detail}.",
+        "Join the campaign first, then claim a task.",
+    ),
+    "campaign.task_taken": (
+        "Another volunteer holds this task until {detail}.",
+        "Choose another task near you; this one opens again if its claim runs out.",
+    ),
+    "campaign.task_done": (
+        "This task is done: {detail}.",
+        "Choose another task near you.",
+    ),
+    "campaign.not_claimed": (
+        "You do not hold this task: {detail}.",
+        "Claim it first, or choose another task.",
+    ),
+    "campaign.too_many_claims": (
+        "You already hold {detail} tasks.",
+        "Finish or release one of them before you claim another.",
+    ),
+    "campaign.forbidden": (
+        "Only the campaign's coordinators and curators may {detail}.",
+        "Ask a coordinator of the campaign.",
+    ),
+    "campaign.bad_area": (
+        "The campaign's area is not usable: {detail}.",
+        "Give a region, a box west,south,east,north in degrees, or a GeoJSON polygon.",
+    ),
+    "campaign.bad_input": (
+        "A field is not usable: {detail}.",
+        "Correct it and send the form again.",
+    ),
+    "campaign.bad_place": (
+        "The place is not usable: {detail}.",
+        "Let the browser use your location, click the map, or name a settlement.",
+    ),
+    "campaign.auth_required": (
+        "Tasks are shown to signed-in volunteers only{detail}.",
+        "Sign in, or send a personal API token as Authorization: Bearer TOKEN.",
+    ),
+    "campaign.too_many_sites": (
+        "Too many sites: {detail}.",
+        "Narrow the filters or the area and add the sites in parts.",
+    ),
 }
 
 

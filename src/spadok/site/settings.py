@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "spadok.search",
     "spadok.api",
     "spadok.oai",
+    "spadok.campaigns",  # campaigns: target sites, tasks near volunteers, claims, progress
     "ninja",  # its bundled Swagger UI for /api/docs (no CDN)
     "allauth",
     "allauth.account",
@@ -256,3 +257,16 @@ try:
 except _config.ConfigError as exc:
     sys.stderr.write(f"spadok: configuration error: {exc}\n")
     raise SystemExit(2) from None
+
+# -- campaigns: tasks, claims and coverage (spadok.campaigns) --
+# How long a claim holds a task for one volunteer by default (each campaign may set
+# its own), and how many tasks one person may hold at once.
+try:
+    SPADOK_CLAIM_HOURS = _config._int(dict(os.environ), "SPADOK_CLAIM_HOURS", 48)
+    SPADOK_MAX_CLAIMS = _config._int(dict(os.environ), "SPADOK_MAX_CLAIMS", 5)
+except _config.ConfigError as exc:
+    sys.stderr.write(f"spadok: configuration error: {exc}\n")
+    raise SystemExit(2) from None
+if SPADOK_CLAIM_HOURS > 24 * 14:
+    sys.stderr.write("spadok: configuration error: SPADOK_CLAIM_HOURS must be at most 336\n")
+    raise SystemExit(2)

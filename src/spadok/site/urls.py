@@ -29,5 +29,6 @@ urlpatterns = [
     path("", include("spadok.oai.urls")),  # /oai
     path("", include("spadok.evidence.urls")),  # /archive/key.pub, dossiers
     path("", include("spadok.damage.urls")),  # /damage/ statistics, damage event forms
+    path("", include("spadok.campaigns.urls")),  # /campaigns/, /next/, /tasks/, /coverage/
     path("", include("spadok.catalogue.urls")),
 ]
