@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "spadok.uploads",
     "spadok.accounts",
     "spadok.evidence",  # the custody log, the archive key, evidence dossiers
+    "spadok.compare",  # before and after: comparisons of two captures
     "spadok.search",
     "spadok.api",
     "spadok.oai",

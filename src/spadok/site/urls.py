@@ -26,5 +26,6 @@ urlpatterns = [
     path("", include("spadok.api.urls")),  # /api/ (REST, oEmbed), /embed/<record>
     path("", include("spadok.oai.urls")),  # /oai
     path("", include("spadok.evidence.urls")),  # /archive/key.pub, dossiers
+    path("", include("spadok.compare.urls")),  # /records/<id>/compare/, /comparisons/<id>/
     path("", include("spadok.catalogue.urls")),
 ]

@@ -30,11 +30,13 @@ import numpy as np
 from spadok.core.compare.align import Alignment, find_alignment
 from spadok.core.compare.distance import Noise, Surface, estimate_noise, surface_of
 from spadok.core.compare.heatmap import (
-    AFTER_COLOUR,
-    BEFORE_COLOUR,
+    AFTER_HEX,
+    BEFORE_HEX,
     Frame,
     Legend,
     Model,
+    base_colour,
+    linear_rgba8,
     make_legend,
     reduce,
     write_model,
@@ -324,14 +326,14 @@ def write_outputs(
         out_dir / "heatmap.glb",
         model,
         frame,
-        colours=legend.colours(model.values),
+        colours=linear_rgba8(legend.colours(model.values)),
         name="change",
         compress=compress,
     )
     budget = params.heatmap_triangles
     for name, vertices, faces, colour in (
-        ("before", analysis.before.vertices, analysis.before.faces, BEFORE_COLOUR),
-        ("after", analysis.after_vertices, analysis.after.faces, AFTER_COLOUR),
+        ("before", analysis.before.vertices, analysis.before.faces, base_colour(BEFORE_HEX)),
+        ("after", analysis.after_vertices, analysis.after.faces, base_colour(AFTER_HEX)),
     ):
         plain = reduce(vertices, faces, budget, frame.centre)
         outputs[name] = write_model(
@@ -370,8 +372,7 @@ def compare_files(
                 write_outputs(analysis, params, out_dir, report, compress=compress)
     except MemoryError:
         raise SpadokError("input.too_large", "the two captures do not fit in memory") from None
-    with steps.step("report"):
-        report.outputs["report"] = "report.json"
-        report.write(out_dir / "report.json")
+    report.outputs["report"] = "report.json"
+    report.write(out_dir / "report.json")
     steps.done()
     return report

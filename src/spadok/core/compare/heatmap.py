@@ -33,18 +33,36 @@ from spadok.core.derive.webglb import (
     write_glb,
 )
 
-NEUTRAL = "#cfcfcf"
+NEUTRAL = "#9a9a9a"
 LOST_RAMP = ("#fdd49e", "#fc8d59", "#d7301f", "#7f0000")
 ADDED_RAMP = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
 UNSIGNED_RAMP = ("#fee391", "#fe9929", "#cc4c02", "#662506")  # changed, side unknown
 RANGE_PERCENTILE = 98.0
-BEFORE_COLOUR = (0.80, 0.77, 0.72, 1.0)
-AFTER_COLOUR = (0.66, 0.72, 0.80, 1.0)
+BEFORE_HEX = "#c2b29a"  # warm grey: the before capture in the side-by-side and slider views
+AFTER_HEX = "#98a9c2"  # cool grey: the after capture
 _Z_TO_Y = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])
 
 
 def _rgb(hex_colour: str) -> np.ndarray:
     return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.float64)
+
+
+def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
+    """sRGB values (0..1) to linear light: glTF's colours (COLOR_0, baseColorFactor) are linear."""
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+def linear_rgba8(rgba: np.ndarray) -> np.ndarray:
+    """RGBA8 in sRGB (as the legend shows them) to RGBA8 in linear light, for COLOR_0."""
+    out = rgba.copy()
+    out[:, :3] = np.round(srgb_to_linear(rgba[:, :3] / 255.0) * 255).astype(np.uint8)
+    return out
+
+
+def base_colour(hex_colour: str) -> tuple[float, float, float, float]:
+    """A material's baseColorFactor (linear) that shows as ``hex_colour``."""
+    r, g, b = (float(v) for v in srgb_to_linear(_rgb(hex_colour) / 255.0))
+    return (r, g, b, 1.0)
 
 
 @dataclass
@@ -62,7 +80,7 @@ class Legend:
         return stops[low] * (1 - frac) + stops[low + 1] * frac
 
     def colours(self, values: np.ndarray) -> np.ndarray:
-        """RGBA8 per value (the heat map's vertex colours)."""
+        """RGBA8 per value, in sRGB as the legend shows them (see :func:`linear_rgba8`)."""
         out = np.empty((len(values), 3))
         out[:] = _rgb(NEUTRAL)
         span = max(self.limit - self.threshold, 1e-30)

@@ -21,7 +21,7 @@ from spadok.core.compare.params import METHOD_VERSION
 
 ProgressFn = Callable[[str, float], None]
 
-STEPS = ("load", "sample", "align", "distance", "volume", "heatmap", "report")
+STEPS = ("load", "sample", "align", "distance", "volume", "heatmap")
 VERDICTS = ("changed", "unchanged", "failed")
 
 
