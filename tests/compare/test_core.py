@@ -115,9 +115,33 @@ def test_open_scan_dent_volume_by_the_surface_method(tmp: Path) -> None:
     assert report.before["watertight"] is False and report.signed
     assert cases.rotation_error_degrees(analysis.alignment.transform, case) < 0.05
     assert cases.translation_error(analysis.alignment.transform, case) < 1e-3 * case.size
-    assert report.volume["method"] == "surface"
+    assert report.volume["method"] == "surface" and report.volume["indicative"] is False
     assert report.lost_volume == pytest.approx(case.lost_volume, rel=0.05)
     assert report.added_volume < 0.02 * case.lost_volume
+
+
+# -- a point cloud after a mesh -----------------------------------------------------------------
+
+
+def test_a_point_cloud_after_a_mesh(cut, tmp: Path) -> None:  # type: ignore[no-untyped-def]
+    """The cut statue re-scanned as bare points (no faces, no normals): it still aligns and the
+    change is found; its side of the distances is signed by the mesh, the other side not."""
+    import trimesh
+
+    case, mesh_report, _analysis = cut
+    after = trimesh.load(case.after, process=False)
+    points, _faces = trimesh.sample.sample_surface(after, 150_000, seed=4)
+    cloud = tmp / "gargoyle-cut-points.ply"
+    trimesh.PointCloud(points).export(cloud)
+    report, analysis = run(case.before, cloud)
+    assert report.after["kind"] == "points" and report.after["normals"] is False
+    assert cases.rotation_error_degrees(analysis.alignment.transform, case) < 0.1
+    assert report.distances["after"]["signed"] and not report.distances["before"]["signed"]
+    assert not report.signed and report.changed_area_lost is None
+    assert report.changed_area == pytest.approx(mesh_report.changed_area, rel=0.25)
+    assert report.volume["method"] == "surface" and "one surface" in report.volume["note"]
+    assert report.volume["indicative"] is True  # a cap 30 units deep: too deep for the method
+    assert report.changed_area_after["lost"] > 0 and report.changed_area_after["added"] == 0
 
 
 # -- nothing to align ------------------------------------------------------------------------

@@ -143,6 +143,8 @@ def figures(report: dict[str, Any]) -> list[Figure]:
         "voxel": _("measured inside both closed surfaces, on a grid over the changed region"),
         "surface": _("estimated from the distances over the changed area (open surfaces)"),
     }.get(str(method), "")
+    if vol.get("indicative"):
+        method_note += "; " + _("the change is deep for this method: the figure is indicative only")
     share = _percent(report.get("changed_share"))
     add("changed_area", _("Changed area"), area(report.get("changed_area"), metres),
         _("of the before surface; %(share)s of it") % {"share": share})  # fmt: skip

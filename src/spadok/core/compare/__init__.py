@@ -191,6 +191,7 @@ def analyse(
             (after_changes, after_moved),
             threshold,
             params.seed,
+            size,
         )
     report.volume = volume.as_dict()
     report.lost_volume, report.added_volume = volume.lost, volume.added
@@ -256,13 +257,14 @@ def _volume(
     after_side: tuple[np.ndarray, Samples],
     threshold: float,
     seed: int,
+    size: float,
 ) -> Volume:
     sides = []
     if after_surface.signed:
         sides.append((before_side[0], before_side[1].areas))
     if before_surface.signed:
         sides.append((after_side[0], after_side[1].areas))
-    surface = surface_volume(sides, threshold) if sides else None
+    surface = surface_volume(sides, threshold, size) if sides else None
     if before.watertight and after.watertight:
         changed = np.concatenate(
             [

@@ -32,6 +32,8 @@ from spadok.core.compare.distance import Surface
 
 VOXEL_BUDGET = 2_000_000  # grid cells over the changed region's box
 MARGIN_CELLS = 3
+# The surface method is trusted for changes shallower than this share of the size.
+SHALLOW_SHARE = 0.03
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Volume:
     cell: float | None = None  # voxel edge, for "voxel"
     note: str = ""
     surface_estimate: dict[str, float] = field(default_factory=dict)
+    indicative: bool = False  # the surface method on a change too deep for it
 
     def as_dict(self) -> dict[str, Any]:
         net = None if self.lost is None or self.added is None else self.added - self.lost
@@ -53,6 +56,7 @@ class Volume:
             "voxel_size": self.cell,
             "note": self.note,
             "surface_estimate": self.surface_estimate,
+            "indicative": self.indicative,
         }
 
 
@@ -67,22 +71,36 @@ def surface_integral(
     return lost, added
 
 
-def surface_volume(sides: list[tuple[np.ndarray, np.ndarray]], threshold: float) -> Volume:
-    """The surface method over the signed sides given as (changes, areas)."""
+def surface_volume(
+    sides: list[tuple[np.ndarray, np.ndarray]], threshold: float, size: float
+) -> Volume:
+    """The surface method over the signed sides given as (changes, areas).
+
+    A change deeper than :data:`SHALLOW_SHARE` of the size makes the figure
+    indicative only (the method's error grows with depth / radius of curvature).
+    """
     estimates = [surface_integral(c, a, threshold) for c, a in sides]
+    deepest = max((float(np.percentile(np.abs(c), 99.5)) for c, _a in sides), default=0.0)
+    indicative = deepest > SHALLOW_SHARE * size
     lost = float(np.mean([e[0] for e in estimates]))
     added = float(np.mean([e[1] for e in estimates]))
     detail = {f"side_{i}_lost": e[0] for i, e in enumerate(estimates)}
     detail.update({f"side_{i}_added": e[1] for i, e in enumerate(estimates)})
+    note = "signed distances integrated over the changed area" + (
+        " (mean of both surfaces)" if len(sides) > 1 else " (one surface)"
+    )
+    if indicative:
+        note += (
+            f"; the change is deep (up to {deepest:.3g}, {deepest / size:.0%} of the size), "
+            "where this method errs by about depth / radius of curvature: indicative only"
+        )
     return Volume(
         method="surface",
         lost=lost,
         added=added,
-        note=(
-            "signed distances integrated over the changed area"
-            + (" (mean of both surfaces)" if len(sides) > 1 else " (one surface)")
-        ),
+        note=note,
         surface_estimate=detail,
+        indicative=indicative,
     )
 
 
