@@ -52,7 +52,7 @@ def test_unrelated_objects_exit_1_with_a_code(tmp_path: Path) -> None:
     before, after = cases.unrelated_case(tmp_path)
     out = tmp_path / "out"
     code, result, _stderr = run(
-        tmp_path / "home", str(before), str(after), "-o", str(out), "--samples", "20000"
+        tmp_path / "home", str(before), str(after), "-o", str(out), "--samples", "5000"
     )
     assert code == 1
     assert result["status"] == "failed"
