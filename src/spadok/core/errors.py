@@ -336,6 +336,24 @@ CODES: dict[str, tuple[str, str]] = {
         "Too many sites: {detail}.",
         "Narrow the filters or the area and add the sites in parts.",
     ),
+    # Before and after: comparing two captures of one thing (spadok compare, comparison pages).
+    "compare.not_aligned": (
+        "The two captures could not be aligned: {detail}.",
+        "Check that both show the same thing. If they do, nudge the after capture roughly into "
+        "place (move and turn it) and compare again.",
+    ),
+    "compare.bad_parameters": (
+        "The comparison's parameters are not valid: {detail}.",
+        "Correct the value named and try again.",
+    ),
+    "compare.unsupported": (
+        "This capture cannot be compared: {detail} is kept, but its geometry is not read.",
+        "Compare captures that are meshes or point clouds (GLB, OBJ, PLY, STL, LAS, E57, ...).",
+    ),
+    "compare.not_comparable": (
+        "These captures cannot be compared: {detail}.",
+        "Choose two different captures that are ready (processed), of the same record.",
+    ),
 }
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "spadok.accounts",
     "spadok.evidence",  # the custody log, the archive key, evidence dossiers
     "spadok.damage",  # damage events with their sources, and their statistics
+    "spadok.compare",  # before and after: comparisons of two captures
     "spadok.search",
     "spadok.api",
     "spadok.oai",

@@ -30,5 +30,6 @@ urlpatterns = [
     path("", include("spadok.evidence.urls")),  # /archive/key.pub, dossiers
     path("", include("spadok.damage.urls")),  # /damage/ statistics, damage event forms
     path("", include("spadok.campaigns.urls")),  # /campaigns/, /next/, /tasks/, /coverage/
+    path("", include("spadok.compare.urls")),  # /records/<id>/compare/, /comparisons/<id>/
     path("", include("spadok.catalogue.urls")),
 ]
