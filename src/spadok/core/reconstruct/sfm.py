@@ -94,6 +94,11 @@ def run(
     extraction.max_image_size = max(max(f.width, f.height) for f in frames)
     extraction.sift.max_num_features = 8192
     extraction.sift.peak_threshold = 0.004  # more features on low-contrast stone and plaster
+    import os as _os
+    if _os.environ.get("X_DSP"):
+        extraction.sift.domain_size_pooling = True
+    if _os.environ.get("X_AFFINE"):
+        extraction.sift.estimate_affine_shape = True
     pycolmap.extract_features(
         db_path,
         capture.image_dir,
@@ -105,6 +110,8 @@ def run(
     )
     matching = pycolmap.FeatureMatchingOptions()
     matching.num_threads = _threads()
+    if _os.environ.get("X_GUIDED"):
+        matching.guided_matching = True
     vocab = os.environ.get("SPADOK_VOCAB_TREE", "")
     if capture.kind == "video":
         report.matching = "sequential"
@@ -144,6 +151,11 @@ def run(
     if refine_principal_point is None:
         refine_principal_point = mode == pycolmap.CameraMode.SINGLE and len(frames) >= 10
     options.ba_refine_principal_point = refine_principal_point
+    if _os.environ.get("X_BA"):
+        options.ba_global_function_tolerance = 1e-10
+        options.ba_global_max_num_iterations = 200
+        options.ba_global_max_refinements = 10
+        options.ba_global_max_refinement_change = 0.0001
     report.extra["refine_principal_point"] = refine_principal_point
     out = workdir / "sfm"
     out.mkdir(exist_ok=True)
