@@ -172,3 +172,31 @@ def test_release_gives_the_task_back(make_user: Any, make_site: Any) -> None:
     assert Task.objects.get(pk=task.pk).claimed_by_id is None
     services.task_claim(actor=bohdan, task_id=task.pk)
     assert Task.objects.get(pk=task.pk).claimed_by_id == bohdan.pk
+
+
+def test_a_campaign_hands_out_tasks_only_between_its_dates(
+    make_user: Any, make_site: Any
+) -> None:
+    from spadok.campaigns import selectors, services
+    from spadok.campaigns.models import Campaign
+    from tests.campaigns.conftest import HOME
+
+    campaign, (anna,), (task,) = _setup(make_user, make_site, 1, 1)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        starts_on=dt.date(2026, 3, 1), ends_on=dt.date(2026, 5, 31)
+    )
+    place = selectors.Place(*HOME)
+    for day, opens in ((dt.date(2026, 2, 28), False), (dt.date(2026, 4, 1), True),
+                       (dt.date(2026, 6, 1), False)):  # fmt: skip
+        now = dt.datetime.combine(day, dt.time(12), dt.UTC)
+        near = selectors.tasks_near(user=anna, place=place, now=now)
+        assert [n.task.pk for n in near] == ([task.pk] if opens else []), day
+        if not opens:
+            with pytest.raises(SpadokError) as closed:
+                services.task_claim(actor=anna, task_id=task.pk, now=now)
+            assert closed.value.code == "campaign.closed"
+            assert ("starts on" if day.month == 2 else "ended on") in closed.value.message
+    claimed = services.task_claim(
+        actor=anna, task_id=task.pk, now=dt.datetime(2026, 4, 1, 12, tzinfo=dt.UTC)
+    )
+    assert claimed.claimed_by_id == anna.pk

@@ -15,6 +15,8 @@ that "what to scan next" reads one row per task.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -75,6 +77,16 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
+
+    def open_on(self, day: dt.date) -> str | None:
+        """Why the campaign hands out no tasks on ``day`` (closed, not begun, over), or None."""
+        if self.state != CampaignState.ACTIVE:
+            return "closed"
+        if self.starts_on and day < self.starts_on:
+            return f"starts on {self.starts_on.isoformat()}"
+        if self.ends_on and day > self.ends_on:
+            return f"ended on {self.ends_on.isoformat()}"
+        return None
 
     def get_absolute_url(self) -> str:
         from django.urls import reverse

@@ -265,10 +265,17 @@ def tasks_near(
     objects (with their reasons). See ADR 0011.
     """
     now = now or timezone.now()
+    today = timezone.localdate(now)
     if campaign is not None:
-        ids = [campaign.pk] if campaign.state == CampaignState.ACTIVE else []
+        ids = [campaign.pk] if campaign.open_on(today) is None else []
     else:
-        ids = joined_campaign_ids(user)
+        # joined campaigns that hand out tasks today (not before they begin, not after)
+        ids = list(
+            Campaign.objects.filter(pk__in=joined_campaign_ids(user))
+            .exclude(starts_on__gt=today)
+            .exclude(ends_on__lt=today)
+            .values_list("pk", flat=True)
+        )
     if not ids:
         return []
     radius_km = min(MAX_RADIUS_KM, max(0.1, radius_km))

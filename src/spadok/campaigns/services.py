@@ -453,8 +453,9 @@ def task_claim(*, actor: Any, task_id: int, now: dt.datetime | None = None) -> T
     if task is None:
         raise SpadokError("campaign.not_found", str(task_id))
     campaign = task.campaign
-    if campaign.state != CampaignState.ACTIVE:
-        raise SpadokError("campaign.closed", campaign.name)
+    why = campaign.open_on(timezone.localdate(now))
+    if why is not None:
+        raise SpadokError("campaign.closed", f"{campaign.name} ({why})")
     if user_role(actor) is None:
         raise SpadokError("campaign.not_member", campaign.name)
     with transaction.atomic():

@@ -289,8 +289,8 @@ CODES: dict[str, tuple[str, str]] = {
         "Open the list of campaigns and choose one from there.",
     ),
     "campaign.closed": (
-        "The campaign {detail} is closed.",
-        "Choose a task of an active campaign.",
+        "The campaign {detail} is not handing out tasks.",
+        "Choose a task of a campaign that is running now.",
     ),
     "campaign.not_member": (
         "You have not joined the campaign {detail}.",
