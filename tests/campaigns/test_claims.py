@@ -174,9 +174,7 @@ def test_release_gives_the_task_back(make_user: Any, make_site: Any) -> None:
     assert Task.objects.get(pk=task.pk).claimed_by_id == bohdan.pk
 
 
-def test_a_campaign_hands_out_tasks_only_between_its_dates(
-    make_user: Any, make_site: Any
-) -> None:
+def test_a_campaign_hands_out_tasks_only_between_its_dates(make_user: Any, make_site: Any) -> None:
     from spadok.campaigns import selectors, services
     from spadok.campaigns.models import Campaign
     from tests.campaigns.conftest import HOME

@@ -78,6 +78,11 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("campaigns:campaign", args=[self.id])
+
     def open_on(self, day: dt.date) -> str | None:
         """Why the campaign hands out no tasks on ``day`` (closed, not begun, over), or None."""
         if self.state != CampaignState.ACTIVE:
@@ -87,11 +92,6 @@ class Campaign(models.Model):
         if self.ends_on and day > self.ends_on:
             return f"ended on {self.ends_on.isoformat()}"
         return None
-
-    def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
-        return reverse("campaigns:campaign", args=[self.id])
 
 
 class MemberRole(models.TextChoices):
