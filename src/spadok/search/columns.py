@@ -12,7 +12,7 @@ takes the next :class:`~spadok.search.models.SearchState` version and logs it
 on every search (one tiny query); when it moved, the copy takes only the
 documents written since and drops the ones removed since. When the history
 cannot be followed (pruned, rolled back: its token differs) the copy is read
-whole again, which at 100k documents takes well under a second. See
+whole again, which at 100k documents takes about a second of CPU. See
 docs/adr/0012-search-columns-in-memory.md.
 
 Nothing here says who may see a record beyond ``public_from`` (what everyone
@@ -207,17 +207,39 @@ def _catch_up(old: Columns, state: tuple[int, str]) -> Columns | None:
             ids = json.loads(ids)
         removed.update(int(i) for i in ids)
     last = int(changes[-1][0]), str(changes[-1][1])
-    new = _arrays(_fetch("WHERE version > %s", [old.version]), old.vocab)
-    drop = np.isin(old.ids, np.fromiter(removed, np.int64, len(removed))) | np.isin(
-        old.ids, new["ids"]
-    )
-    keep = ~drop
-    merged: dict[str, Any] = {k: np.concatenate([getattr(old, k)[keep], new[k]]) for k in _ARRAYS}
-    names = [n for n, k in zip(old.sort_names, keep, strict=True) if k] + new["sort_names"]
+    new = _arrays(_fetch("WHERE version > %s ORDER BY id", [old.version]), old.vocab)
+    merged = _merged(old, new, removed)
+    return Columns(version=last[0], token=last[1], vocab=old.vocab, **merged)
+
+
+def _merged(old: Columns, new: dict[str, Any], removed: set[int]) -> dict[str, Any]:
+    """``old``'s columns with the rows of ``new`` written over or added, ``removed`` gone."""
+    ids = new["ids"]
+    at = np.searchsorted(old.ids, ids)
+    at[at >= len(old.ids)] = 0
+    existing = old.ids[at] == ids if len(old.ids) else np.zeros(len(ids), np.bool_)
+    added = ~existing
+    if not removed and (not added.any() or not len(old.ids) or ids[added][0] > old.ids[-1]):
+        # The usual change: documents rewritten in place, new ones after the last id.
+        merged: dict[str, Any] = {}
+        for k in _ARRAYS:
+            column = getattr(old, k).copy()
+            column[at[existing]] = new[k][existing]
+            merged[k] = np.concatenate([column, new[k][added]])
+        names = list(old.sort_names)
+        for i, j in zip(at[existing].tolist(), np.flatnonzero(existing).tolist(), strict=True):
+            names[i] = new["sort_names"][j]
+        names.extend(new["sort_names"][j] for j in np.flatnonzero(added).tolist())
+        merged["sort_names"] = names
+        return merged
+    keep = ~(np.isin(old.ids, np.fromiter(removed, np.int64, len(removed))) | np.isin(old.ids, ids))
+    merged = {k: np.concatenate([getattr(old, k)[keep], new[k]]) for k in _ARRAYS}
+    names = [n for n, k in zip(old.sort_names, keep.tolist(), strict=True) if k]
+    names += new["sort_names"]
     order = np.argsort(merged["ids"], kind="stable")
     merged = {k: v[order] for k, v in merged.items()}
-    merged["sort_names"] = [names[i] for i in order]
-    return Columns(version=last[0], token=last[1], vocab=old.vocab, **merged)
+    merged["sort_names"] = [names[i] for i in order.tolist()]
+    return merged
 
 
 _current: Columns | None = None
