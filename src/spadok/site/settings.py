@@ -114,7 +114,15 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "spadok_cache",
-    }
+    },
+    # Each process's own: public fragments that are the same for every reader, kept
+    # under a digest of what they show (the record page, see spadok.catalogue.views).
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "spadok-pages",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
 }
 
 TASKS = {
