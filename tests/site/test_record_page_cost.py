@@ -16,9 +16,10 @@ from spadok.catalogue.models import CaptureState, Record
 pytestmark = pytest.mark.django_db
 
 # The public's page: the record, the digest of its captures, derivatives and site,
-# the damage events; once more the captures and their derivatives when it is made.
-PUBLIC_KEPT = 5
-PUBLIC_MADE = 10
+# the damage events, the count of comparable captures and the finished comparisons;
+# once more the captures and their derivatives when it is made.
+PUBLIC_KEPT = 7
+PUBLIC_MADE = 12
 SIGNED_IN = 25
 
 

@@ -17,7 +17,7 @@ from django.http import Http404
 
 from spadok.catalogue import selectors as catalogue
 from spadok.catalogue.models import Capture, CaptureState, Record
-from spadok.compare.models import Comparison
+from spadok.compare.models import Comparison, ComparisonState
 from spadok.compare.services import COMPARABLE_KINDS
 
 
@@ -53,6 +53,26 @@ def comparable_captures(record: Record) -> list[Capture]:
         Capture.objects.filter(record=record, state=CaptureState.READY, kind__in=COMPARABLE_KINDS)
         .order_by(Coalesce("captured_at", "created_at"), "created_at")
         .prefetch_related("derivatives")
+    )
+
+
+def comparable_count(record: Record, *, at_most: int = 2) -> int:
+    """How many captures a comparison could read, counted only up to ``at_most`` (one query)."""
+    return len(
+        Capture.objects.filter(
+            record=record, state=CaptureState.READY, kind__in=COMPARABLE_KINDS
+        ).values_list("pk", flat=True)[:at_most]
+    )
+
+
+def ready_comparisons(record: Record, *, limit: int = 5) -> list[Comparison]:
+    """The newest finished comparisons of a record, for the offer on its page (one query)."""
+    return list(
+        Comparison.objects.filter(
+            before__record=record, after__record=record, state=ComparisonState.READY
+        )
+        .select_related("before", "after")
+        .order_by("-created_at")[:limit]
     )
 
 
