@@ -564,7 +564,9 @@ def make_asset_lod(asset: Asset, out: Path) -> list[DerivativeFile]:
         return []
     up = asset.up_axis or "Z"
     rule = colour_rule(facts, asset.points, up)
-    return make_point_lod(stream, facts, rule, out, up=up, unit=asset.unit)
+    return make_point_lod(
+        stream, facts, rule, out, up=up, unit=asset.unit, leaf_points=POINT_LOD_LEAF_POINTS
+    )
 
 
 def read_tile(
