@@ -185,6 +185,8 @@ def main() -> None:
         print(json.dumps(summary["mesh"], indent=2), flush=True)
     out = ROOT / "bench" / "results" / "bigdata.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():  # a run of one part keeps the other part's last figures
+        summary = {**json.loads(out.read_text()), **summary}
     out.write_text(json.dumps(summary, indent=2))
 
 

@@ -233,3 +233,23 @@ def test_ingest_under_an_address_space_limit_a_full_read_exceeds(million: Path) 
         runs[mode] = (result.returncode, result.stdout.strip(), result.stderr[-500:])
     assert runs["full"][0] != 0, runs["full"]
     assert runs["stream"] == (0, "done", runs["stream"][2]), runs["stream"]
+
+
+def test_xyz_text_streams_with_the_same_facts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spadok.core.formats import xyz
+
+    points, _ = full_read(data("pointclouds", "las_laspy_tests", "simple1_4.las"))
+    table = np.concatenate([np.round(points.positions, 3), points.colors], axis=1)
+    path = tmp_path / "cloud.xyz"
+    np.savetxt(path, table, fmt="%.3f %.3f %.3f %d %d %d")
+    monkeypatch.setattr(xyz, "CHUNK_BYTES", 4096)  # about a hundred lines a block
+    monkeypatch.setattr(las, "SAMPLE_TARGET", 1000)
+    asset = load(path)
+    stats = asset_stats(asset)
+    whole = point_stats(PointSet(positions=table[:, :3], colors=points.colors), None, None)
+    assert stats["points"] == len(table) == whole["points"]
+    assert stats["bbox"] == whole["bbox"] and stats["has_colors"] is True
+    assert stats["sampled"] is True and len(asset.points.positions) == 1000
+    assert asset.stream is not None

@@ -164,7 +164,7 @@ class _Reservoir:
             parts = {k: v[order] for k, v in parts.items()}
         attributes: dict[str, np.ndarray] = {}
         if "intensity" in parts:
-            attributes["intensity"] = parts["intensity"].astype(np.uint16, copy=False)
+            attributes["intensity"] = parts["intensity"]
         colors = parts.get("colors")
         return PointSet(
             positions=parts.get("positions", np.zeros((0, 3))),

@@ -57,7 +57,7 @@ class PointChunk:
 
     positions: np.ndarray  # (n, 3) float64, in the file's axes and units
     colors: np.ndarray | None = None  # (n, 3) integer or float, as stored
-    intensity: np.ndarray | None = None  # (n,) uint16
+    intensity: np.ndarray | None = None  # (n,) as stored (LAS: uint16)
     classification: np.ndarray | None = None  # (n,) uint8
 
 
