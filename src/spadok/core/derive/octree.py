@@ -135,10 +135,13 @@ class Cube:
         return cls(origin=centre - size / 2.0, size=size, centre=centre)
 
     def cells(self, positions: np.ndarray) -> np.ndarray:
-        scale = (1 << MORTON_BITS) / self.size
-        q = np.floor((positions - self.origin) * scale)
-        np.clip(q, 0, (1 << MORTON_BITS) - 1, out=q)
-        return q.astype(np.uint64)
+        """Integer cells (``2**-21`` of the edge) of finite positions inside the cube."""
+        q = positions - self.origin
+        q *= (1 << MORTON_BITS) / self.size
+        np.maximum(q, 0.0, out=q)  # rounding can put the lowest points a hair outside
+        cells = q.astype(np.uint64)  # truncation: the floor, for what is not negative
+        np.minimum(cells, _U((1 << MORTON_BITS) - 1), out=cells)
+        return cells
 
 
 @dataclass
