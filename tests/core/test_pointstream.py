@@ -253,3 +253,24 @@ def test_xyz_text_streams_with_the_same_facts(
     assert stats["bbox"] == whole["bbox"] and stats["has_colors"] is True
     assert stats["sampled"] is True and len(asset.points.positions) == 1000
     assert asset.stream is not None
+
+
+def test_formats_read_whole_stop_at_the_in_memory_limit(tmp_path: Path) -> None:
+    from spadok.core.errors import SpadokError
+    from spadok.core.limits import Limits
+
+    rows = "\n".join(f"{i} {i * 2} {i % 3}" for i in range(12))
+    path = tmp_path / "points.ply"
+    path.write_text(
+        "ply\nformat ascii 1.0\nelement vertex 12\nproperty float x\nproperty float y\n"
+        f"property float z\nend_header\n{rows}\n"
+    )
+    tight = Limits(max_points_in_memory=10)
+    with pytest.raises(SpadokError) as info:
+        load(path, limits=tight)
+    assert info.value.code == "limit.points_in_memory"
+    assert "LAZ" in info.value.message
+    assert load(path, limits=Limits(max_points_in_memory=12)).points.count == 12
+    # Streamed formats are not held whole, so the limit does not apply to them.
+    las_path = data("pointclouds", "las_laspy_tests", "simple1_4.las")
+    assert load(las_path, limits=tight).point_facts["points"] == 22600
