@@ -181,7 +181,7 @@ class Viewer {
   reset() {
     const half = (this.camera.fov * Math.PI) / 360;
     const narrow = Math.min(half, Math.atan(Math.tan(half) * this.camera.aspect));
-    const distance = (0.85 * this.home.radius) / Math.sin(narrow);
+    const distance = this.home.radius / Math.sin(narrow);
     this.camera.position.copy(this.home.centre).addScaledVector(this.home.dir, distance);
     this.controls.target.copy(this.home.centre);
     this.controls.update();
