@@ -49,7 +49,14 @@ $(UPLOAD_BUNDLE): node_modules/.installed src/spadok/site/static_src/upload.js
 	node_modules/.bin/esbuild src/spadok/site/static_src/upload.js --bundle --minify \
 	  --format=esm --target=es2020 --log-level=warning --outdir=build/static/uploads
 
-setup: apt $(VENV)/.runtime node_modules/.installed $(UPLOAD_BUNDLE)
+# The point-cloud viewer (static_src/pointviewer.js) with three.js and its orbit
+# controls: one file, so that no import map (an inline script) is needed under the CSP.
+POINTS_BUNDLE := build/static/pointviewer/pointviewer.js
+$(POINTS_BUNDLE): node_modules/.installed src/spadok/site/static_src/pointviewer.js
+	node_modules/.bin/esbuild src/spadok/site/static_src/pointviewer.js --bundle --minify \
+	  --format=esm --target=es2020 --log-level=warning --outdir=build/static/pointviewer
+
+setup: apt $(VENV)/.runtime node_modules/.installed $(UPLOAD_BUNDLE) $(POINTS_BUNDLE)
 
 setup-dev: apt-test setup $(VENV)/.dev
 

@@ -27,7 +27,12 @@ LOD_LABELS = {
     "web-low": _("Low detail"),
     "web-points": _("Points"),
 }
-ROLE_LABELS = {**LOD_LABELS, "thumbnail": _("Preview image")}
+ROLE_LABELS = {
+    **LOD_LABELS,
+    "thumbnail": _("Preview image"),
+    "web-lod": _("Point tiles: index"),
+    "web-lod-data": _("Point tiles: data"),
+}
 STATE_LABELS = {
     CaptureState.RECEIVED: _("Received, waiting to be processed"),
     CaptureState.PROCESSING: _("Being processed"),
@@ -59,6 +64,16 @@ class Lod:
 
 
 @dataclass
+class PointLod:
+    """The streaming point viewer's two files (the octree index and its tiles)."""
+
+    index_url: str
+    data_url: str
+    points: int
+    size: int  # bytes of every tile together
+
+
+@dataclass
 class Download:
     name: str
     url: str
@@ -78,6 +93,7 @@ class CaptureView:
     originals: list[Download] = field(default_factory=list)
     web_copies: list[Download] = field(default_factory=list)
     poster_url: str = ""
+    point_lod: PointLod | None = None  # big point clouds: tiles streamed by level of detail
     history: list[Any] | None = None  # preservation events, for staff only (None: not shown)
     location: Location | None = None
     manage_url: str = ""  # the capture's own page, for its contributor and reviewers
@@ -247,6 +263,18 @@ def _lods(record: Record, capture: Capture) -> list[Lod]:
     ]
 
 
+def _point_lod(record: Record, capture: Capture) -> PointLod | None:
+    index, data = capture.derivative("web-lod"), capture.derivative("web-lod-data")
+    if index is None or data is None:
+        return None
+    return PointLod(
+        index_url=file_url(record, capture, "derivative", "web-lod"),
+        data_url=file_url(record, capture, "derivative", "web-lod-data"),
+        points=int((index.stats or {}).get("points") or 0),
+        size=data.size,
+    )
+
+
 def _web_copy(record: Record, capture: Capture, d: Derivative) -> Download:
     ext = d.key.rsplit(".", 1)[-1].upper() if "." in d.key else ""
     detail = _count_detail(d.stats or {}) if d.role != "thumbnail" else ""
@@ -303,7 +331,9 @@ def capture_view(record: Record, capture: Capture, user: Any = None) -> CaptureV
         return view
     view.facts = capture_facts(capture)
     view.lods = _lods(record, capture)
-    order = {"web-high": 0, "web-medium": 1, "web-low": 2, "web-points": 3, "thumbnail": 9}
+    view.point_lod = _point_lod(record, capture)
+    order = {"web-high": 0, "web-medium": 1, "web-low": 2, "web-points": 3, "web-lod": 4}
+    order |= {"web-lod-data": 5, "thumbnail": 9}
     derivs = sorted(capture.derivatives.all(), key=lambda d: order.get(d.role, 5))
     view.web_copies = [_web_copy(record, capture, d) for d in derivs]
     thumb = capture.derivative("thumbnail")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from typing import Any
 
 from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -210,15 +212,93 @@ def record_json(request: HttpRequest, record_id: str) -> JsonResponse:
     return response
 
 
+# Longest byte range one request may ask for (a point tile is a few hundred kB).
+MAX_RANGE_BYTES = 64 * 1024 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single ``Range: bytes=…`` within ``size``; None if unsatisfiable.
+
+    Only single ranges are understood; the caller ignores anything else (RFC 9110
+    lets a server answer a Range it does not support with the whole file).
+    """
+    found = _RANGE.match(header.strip())
+    if found is None or not (found[1] or found[2]):
+        raise ValueError("not a single byte range")
+    if found[1]:
+        first = int(found[1])
+        last = min(int(found[2]), size - 1) if found[2] else size - 1
+    else:  # the last N bytes
+        first, last = max(0, size - int(found[2])), size - 1
+    if first >= size or last < first:
+        return None
+    return first, min(last, first + MAX_RANGE_BYTES - 1)
+
+
+def _cache(response: HttpResponseBase, record: Record) -> None:
+    if record.visibility == Visibility.DRAFT or not _is_open(record):
+        response["Cache-Control"] = "private, no-store"
+    else:
+        response["Cache-Control"] = "public, max-age=86400"
+
+
+def _ranged(
+    request: HttpRequest, record: Record, key: str, size: int, mime: str
+) -> HttpResponseBase | None:
+    """A 206 (or 416) answer to a ``Range`` request for a derivative; None: send it whole."""
+    header = request.headers.get("Range")
+    if not header:
+        return None
+    try:
+        wanted = _byte_range(header, size)
+    except ValueError:
+        return None
+    if wanted is None:
+        response: HttpResponseBase = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    first, last = wanted
+    storage = get_storage()
+    local = storage.local_path(key)
+    try:
+        if local is not None:
+            with local.open("rb") as fh:
+                fh.seek(first)
+                body = fh.read(last - first + 1)
+        else:
+            body = storage.read_range(key, first, last - first + 1)
+    except FileNotFoundError:
+        raise Http404("file missing from storage") from None
+    response = HttpResponse(body, status=206, content_type=mime)
+    response["Content-Range"] = f"bytes {first}-{first + len(body) - 1}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    _cache(response, record)
+    return response
+
+
 @require_GET
 def capture_file(
     request: HttpRequest, record_id: str, capture_id: str, kind: str, name: str
-) -> FileResponse:
-    """Stream an original or a derivative from storage."""
+) -> HttpResponseBase:
+    """Stream an original or a derivative from storage; derivatives also by byte range.
+
+    A point cloud's tiles (``web-lod-data``) are byte ranges of one file, which
+    its viewer asks for with ``Range`` requests as the visitor moves around.
+    """
     record = selectors.access_record(request.user, record_id, action=None)
     capture = selectors.access_capture(request.user, record, capture_id)
     if kind not in ("original", "derivative"):
         raise Http404("no such file")
+    if kind == "derivative" and request.headers.get("Range"):
+        deriv = capture.derivative(name)
+        if deriv is None:
+            raise Http404("no such file")
+        # Tiles come in hundreds of ranges per visit: the sealed-access entry is made
+        # once, when the viewer opens the index (a whole-file request), not per tile.
+        ranged = _ranged(request, record, deriv.key, deriv.size, deriv.mime)
+        if ranged is not None:
+            return ranged
     selectors.log_sealed_access(request.user, record, capture, f"file:{kind}")
     if kind == "original":
         item = next((o for o in capture.originals if o["path"] == name), None)
@@ -244,8 +324,7 @@ def capture_file(
     except FileNotFoundError:
         raise Http404("file missing from storage") from None
     response = FileResponse(stream, as_attachment=attachment, filename=filename, content_type=mime)
-    if record.visibility == Visibility.DRAFT or not _is_open(record):
-        response["Cache-Control"] = "private, no-store"
-    else:
-        response["Cache-Control"] = "public, max-age=86400"
+    if kind == "derivative":
+        response["Accept-Ranges"] = "bytes"
+    _cache(response, record)
     return response

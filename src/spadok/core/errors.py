@@ -67,6 +67,11 @@ CODES: dict[str, tuple[str, str]] = {
         "The model has too many vertices or points: {detail}.",
         "Decimate the model before upload, or ask the archive's operator to raise the limit.",
     ),
+    "limit.points_in_memory": (
+        "The point cloud is too large to read in this format: {detail}.",
+        "Convert it to LAZ or LAS (CloudCompare, PDAL, LAStools), which are read in pieces "
+        "whatever their size, or ask the archive's operator to raise the limit.",
+    ),
     "zip.corrupt": (
         "The zip archive is damaged: {detail}.",
         "Create the zip again and upload it again.",

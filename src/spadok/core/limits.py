@@ -14,6 +14,9 @@ class Limits:
     max_file_bytes: int = 8 * 1024**3
     max_vertices: int = 200_000_000
     max_points: int = 2_000_000_000
+    # Formats read whole (E57, PLY, PCD, XYZ, splats) hold every point in memory
+    # (about 40 bytes each); LAS/LAZ/COPC stream and only meet ``max_points``.
+    max_points_in_memory: int = 40_000_000
     max_zip_entries: int = 10_000
     max_zip_ratio: float = 200.0
     max_zip_total_bytes: int = 32 * 1024**3

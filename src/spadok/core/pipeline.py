@@ -256,6 +256,8 @@ def process(
         else:
             stats = steps.run("statistics", lambda: stats_mod.asset_stats(asset))
             asset.up_axis = up_axis(asset, stats.get("size"))
+            # Big point clouds: the streaming octree, from the whole cloud in the file's axes.
+            derivatives.extend(steps.run("web.lod", lambda: make_point_lod(asset, out)))
             turn_points_y_up(asset)
             derivatives.extend(steps.run("web", lambda: make_web(asset, out)))
         stats["up_axis"] = asset.up_axis
@@ -306,6 +308,15 @@ def make_web(
 
         return [make_point_glb(asset.points, out / "web-points.glb", up="Y")]
     return []
+
+
+def make_point_lod(asset: Asset, out: Path) -> list[DerivativeFile]:
+    """The octree of point tiles for clouds past the policy's size (none for others)."""
+    if asset.points is None:
+        return []
+    from spadok.core.derive.octree import make_asset_lod
+
+    return make_asset_lod(asset, out)
 
 
 def make_thumbnail(asset: Asset, out: Path) -> DerivativeFile | None:

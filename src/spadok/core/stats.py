@@ -298,18 +298,49 @@ def mesh_stats_split(scene: Any, unit: str | None) -> tuple[dict[str, Any], Edge
     return out, edges
 
 
-def point_stats(points: PointSet, unit: str | None, crs: str | None) -> dict[str, Any]:
-    """Count, size, colours and attribute names of a point cloud or splat."""
+def point_stats(
+    points: PointSet,
+    unit: str | None,
+    crs: str | None,
+    facts: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Count, size, colours, attributes and classes of a point cloud or splat.
+
+    ``facts`` are what a streaming reader measured over every point (see
+    :func:`spadok.core.pointstream.scan`); they win over the in-memory sample.
+    """
     out: dict[str, Any] = {
         "points": int(points.count),
         "sampled": len(points.positions) < points.count,
     }
-    out.update(_bbox(np.asarray(points.positions, dtype=np.float64)))
+    if facts is not None:
+        bounds = facts.get("bounds")
+        out["points"] = int(facts["points"])
+        out["sampled"] = bool(facts["sampled"])
+        if bounds is None:
+            out.update({"bbox": None, "size": None})
+        else:
+            lo, hi = np.asarray(bounds[0], np.float64), np.asarray(bounds[1], np.float64)
+            out.update(
+                {"bbox": {"min": lo.tolist(), "max": hi.tolist()}, "size": (hi - lo).tolist()}
+            )
+    else:
+        out.update(_bbox(np.asarray(points.positions, dtype=np.float64)))
     factor = _metres(unit)
     out["unit"] = unit
     out["dimensions_m"] = [s * factor for s in out["size"]] if factor and out["size"] else None
-    out["has_colors"] = points.colors is not None
+    out["has_colors"] = bool(facts["has_colors"]) if facts else points.colors is not None
     out["attributes"] = sorted(points.attributes)
+    if facts is not None:
+        classes = facts.get("classes")
+    else:
+        found = points.attributes.get("classification")
+        classes = None
+        if found is not None and len(found) == len(points.positions):
+            counts = np.bincount(np.asarray(found, np.uint8), minlength=256)
+            classes = {str(c): int(counts[c]) for c in np.flatnonzero(counts)}
+    if classes is not None:
+        out["classes"] = classes
     out["crs"] = crs
     return out
 
@@ -341,7 +372,7 @@ def asset_stats_split(asset: Asset) -> tuple[dict[str, Any], EdgeFacts | None]:
                     {k: tex.get(k) for k in ("name", "width", "height", "format")}
                 )
     elif asset.points is not None:
-        out.update(point_stats(asset.points, asset.unit, asset.crs))
+        out.update(point_stats(asset.points, asset.unit, asset.crs, asset.point_facts))
     else:
         out["unit"] = asset.unit
     out["extra"] = jsonable(asset.extra)

@@ -154,6 +154,8 @@ STATICFILES_DIRS = [
     ("vendor/meshoptimizer", NODE_MODULES / "meshoptimizer"),
     # Uppy is ESM-only: `make` bundles static_src/upload.js here with esbuild (not committed).
     ("uploads", PROJECT_DIR / "build" / "static" / "uploads"),
+    # The point-cloud viewer with three.js, bundled the same way (Makefile: POINTS_BUNDLE).
+    ("pointviewer", PROJECT_DIR / "build" / "static" / "pointviewer"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -37,6 +37,12 @@ MESH_TIERS: tuple[MeshTier, ...] = (
 TIER_MIN_RATIO = 0.6
 
 POINT_WEB_MAX_POINTS = 2_000_000
+# Clouds of more points also get the streaming octree (web-lod + web-lod-data, ADR 0013);
+# smaller ones are shown from the point GLB alone.
+POINT_LOD_MIN_POINTS = 500_000
+POINT_LOD_GRID = 128  # a node keeps one point per cell of a 128³ grid over its cube
+POINT_LOD_LEAF_POINTS = 20_000  # a node with at most this many points below it is a leaf
+POINT_LOD_BUCKET_POINTS = 2_000_000  # points built in memory at once
 THUMBNAIL_SIZE = 512
 
 
@@ -44,7 +50,7 @@ THUMBNAIL_SIZE = 512
 class DerivativeFile:
     """A derivative written to a staging folder, with what made it."""
 
-    role: str  # "web-high", ..., "web-points", "thumbnail"
+    role: str  # "web-high", ..., "web-points", "web-lod", "web-lod-data", "thumbnail"
     path: Path
     mime: str
     tool: str  # e.g. "spadok 0.1.0 + gltfpack 1.3.0"
@@ -66,5 +72,11 @@ def policy_table() -> dict[str, Any]:
         "mesh_tiers": [asdict(t) for t in MESH_TIERS],
         "tier_min_ratio": TIER_MIN_RATIO,
         "point_web_max_points": POINT_WEB_MAX_POINTS,
+        "point_lod": {
+            "min_points": POINT_LOD_MIN_POINTS,
+            "grid": POINT_LOD_GRID,
+            "leaf_points": POINT_LOD_LEAF_POINTS,
+            "bucket_points": POINT_LOD_BUCKET_POINTS,
+        },
         "thumbnail_size": THUMBNAIL_SIZE,
     }

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import unicodedata
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -48,6 +48,60 @@ class PointSet:
 
 
 @dataclass
+class PointChunk:
+    """A run of consecutive points of a cloud, as a streaming reader yields them.
+
+    ``colors`` are as the file stores them (LAS: 16-bit); the consumer maps
+    them to 8 bits with the whole cloud's range (see :mod:`spadok.core.pointstream`).
+    """
+
+    positions: np.ndarray  # (n, 3) float64, in the file's axes and units
+    colors: np.ndarray | None = None  # (n, 3) integer or float, as stored
+    intensity: np.ndarray | None = None  # (n,) as stored (LAS: uint16)
+    classification: np.ndarray | None = None  # (n,) uint8
+
+
+class PointStream(Protocol):
+    """A point cloud read again and again in chunks, never whole.
+
+    ``count`` is what the header says; ``chunks`` opens the source afresh
+    each time, so several passes (statistics, then the octree) are possible.
+    """
+
+    @property
+    def count(self) -> int: ...
+
+    def chunks(self, size: int) -> Iterator[PointChunk]: ...
+
+
+@dataclass
+class ArrayStream:
+    """A :class:`PointStream` over a cloud already in memory (formats read whole)."""
+
+    points: PointSet
+
+    @property
+    def count(self) -> int:
+        return len(self.points.positions)
+
+    def chunks(self, size: int) -> Iterator[PointChunk]:
+        pts = self.points
+        intensity = pts.attributes.get("intensity")
+        classification = pts.attributes.get("classification")
+        n = len(pts.positions)
+        for start in range(0, n, max(1, size)):
+            sl = slice(start, min(n, start + size))
+            yield PointChunk(
+                positions=np.asarray(pts.positions[sl, :3], dtype=np.float64),
+                colors=None if pts.colors is None else np.asarray(pts.colors[sl, :3]),
+                intensity=None if intensity is None or len(intensity) != n else intensity[sl],
+                classification=None
+                if classification is None or len(classification) != n
+                else classification[sl],
+            )
+
+
+@dataclass
 class Asset:
     """A model read from its files, ready for statistics and derivatives."""
 
@@ -58,6 +112,10 @@ class Asset:
     files: list[Path] = field(default_factory=list)  # every file used, primary first
     scene: trimesh.Scene | None = None
     points: PointSet | None = None
+    # Point clouds read in chunks: the whole cloud, for passes over every point
+    # (``points`` then holds a bounded sample and ``point_facts`` the exact facts).
+    stream: PointStream | None = None
+    point_facts: dict[str, Any] | None = None
     unit: str | None = None  # "m", "mm", "cm", "in", "ft" when the file says so
     crs: str | None = None  # WKT, or "EPSG:nnnn", when georeferenced
     up_axis: str | None = None  # "Y" or "Z" when the format says; None: the pipeline decides
@@ -160,6 +218,18 @@ def check_vertex_limit(count: int, limits: Limits = DEFAULT_LIMITS, what: str = 
     limit = limits.max_points if what == "points" else limits.max_vertices
     if count > limit:
         raise SpadokError("limit.vertices", f"{count:,} {what}, the limit is {limit:,}")
+
+
+def check_points_in_memory(
+    count: int, limits: Limits = DEFAULT_LIMITS, what: str = "this format"
+) -> None:
+    """Refuse a cloud that a reader must hold whole (it cannot stream) beyond the limit."""
+    if count > limits.max_points_in_memory:
+        raise SpadokError(
+            "limit.points_in_memory",
+            f"{count:,} points in {what}, which is read whole; the limit is "
+            f"{limits.max_points_in_memory:,}",
+        )
 
 
 def is_text(head: bytes) -> bool:

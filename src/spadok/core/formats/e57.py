@@ -2,7 +2,7 @@
 
 An E57 file holds any number of scans, each with its own pose; they are
 merged into one cloud in the file's common frame. Points are streamed in
-blocks so a large survey is sampled instead of loaded whole, as for LAS.
+blocks (:class:`E57Stream`), as for LAS: a survey is never held whole.
 libE57Format prints its error reports to stdout; those are swallowed here
 (the exception that follows carries the same message).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import shutil
 import sys
@@ -24,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from spadok.core.errors import SpadokError
-from spadok.core.formats.base import Asset, FormatSpec, PointSet, Resolver, check_vertex_limit
-from spadok.core.formats.las import CHUNK_THRESHOLD, SAMPLE_TARGET
+from spadok.core.formats.base import Asset, FormatSpec, PointChunk, Resolver, check_vertex_limit
 from spadok.core.limits import Limits
 
 log = logging.getLogger(__name__)
@@ -109,10 +107,14 @@ def _scan_fields(header: Any) -> dict[str, bool]:
     }
 
 
-def _read_scan(
-    e57: Any, index: int, step: int, offset: int
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int]:
-    """One scan's kept points in the file frame, and how many points it has."""
+def _scan_blocks(
+    e57: Any, index: int, size: int, color: bool, intensity: bool
+) -> Iterator[PointChunk]:
+    """One scan's valid points in the file frame, ``size`` at a time.
+
+    ``color``/``intensity`` say whether any scan of the file has them: a scan
+    without is given white / zero so that every chunk of the file looks alike.
+    """
     from pye57 import libe57
 
     header = e57.get_header(index)
@@ -136,23 +138,26 @@ def _read_scan(
     if state:
         fields.append(state)
     if total == 0:
-        return np.zeros((0, 3)), None, None, 0
-    cap = min(BLOCK, total)
+        return
+    pose = None
+    if header.has_pose():
+        pose = (np.asarray(header.rotation_matrix), np.asarray(header.translation).reshape(1, 3))
+    lim = _limits(header, "colorLimits", "colorRedMinimum", "colorRedMaximum")
+    cap = min(size, total)
     arrays = {f: np.empty(cap, np.float64) for f in fields}
     buffers = libe57.VectorSourceDestBuffer()
     for f in fields:
         buffers.append(libe57.SourceDestBuffer(e57.image_file, f, arrays[f], cap, True, True))
-    xyz_parts, rgb_parts, int_parts = [], [], []
     seen = 0
-    reader = header.points.reader(buffers)
+    with _quiet_stdout():
+        reader = header.points.reader(buffers)
     try:
         while True:
-            n = int(reader.read())
+            with _quiet_stdout():
+                n = int(reader.read())
             if n <= 0:
                 break
-            first = (offset - seen) % step
-            keep = slice(first, n, step)
-            block = {f: arrays[f][keep].copy() for f in fields}
+            block = {f: arrays[f][:n].copy() for f in fields}
             seen += n
             if state:
                 valid = block.pop(state) == 0
@@ -164,43 +169,74 @@ def _read_scan(
                 )
             else:
                 xyz = np.stack([block[c] for c in coords], 1)
-            xyz_parts.append(xyz)
+            if pose is not None:
+                xyz = xyz @ pose[0].T + pose[1]
+            rgb = None
             if has["color"]:
-                rgb_parts.append(
-                    np.stack([block[c] for c in ("colorRed", "colorGreen", "colorBlue")], 1)
-                )
+                raw = np.stack([block[c] for c in ("colorRed", "colorGreen", "colorBlue")], 1)
+                if lim and lim[1] > lim[0]:
+                    scaled = (raw - lim[0]) / (lim[1] - lim[0]) * 255.0 + 0.5
+                elif lim is None and raw.size and raw.max() > 255:  # 16-bit, no limits
+                    scaled = raw / 256.0
+                else:
+                    scaled = raw
+                rgb = np.clip(scaled, 0, 255).astype(np.uint8)
+            elif color:
+                rgb = np.full((len(xyz), 3), 255, np.uint8)
+            inten = None
             if has["intensity"]:
-                int_parts.append(block["intensity"])
+                inten = block["intensity"].astype(np.float32)
+            elif intensity:
+                inten = np.zeros(len(xyz), np.float32)
+            yield PointChunk(positions=xyz, colors=rgb, intensity=inten)
     finally:
-        reader.close()
+        with _quiet_stdout():
+            reader.close()
     if seen < total:
         raise SpadokError("format.corrupt", f"scan {index} holds {seen:,} of {total:,} points")
-    xyz = np.concatenate(xyz_parts)
-    if header.has_pose():
-        xyz = xyz @ np.asarray(header.rotation_matrix).T + np.asarray(header.translation).reshape(
-            1, 3
-        )
-    colors = None
-    if rgb_parts:
-        rgb = np.concatenate(rgb_parts)
-        lim = _limits(header, "colorLimits", "colorRedMinimum", "colorRedMaximum")
-        if lim and lim[1] > lim[0]:
-            scaled = (rgb - lim[0]) / (lim[1] - lim[0]) * 255.0 + 0.5
-        elif rgb.size and rgb.max() > 255:  # 16-bit colours without limits (LAS converts)
-            scaled = rgb / 256.0
-        else:
-            scaled = rgb
-        colors = np.clip(scaled, 0, 255).astype(np.uint8)
-    intensity = np.concatenate(int_parts).astype(np.float32) if int_parts else None
-    return xyz, colors, intensity, total
 
 
-def _read_all(e57: Any, path: Path, limits: Limits) -> Asset:
+class E57Stream:
+    """Every scan of an E57 file, merged, as a :class:`~spadok.core.formats.base.PointStream`.
+
+    libE57Format reads a compressed vector into buffers of a fixed size, so a
+    pass holds one block, whatever the size of the survey.
+    """
+
+    def __init__(self, path: Path, count: int, color: bool, intensity: bool) -> None:
+        self.path = path
+        self.count = count
+        self.color = color
+        self.intensity = intensity
+
+    def chunks(self, size: int) -> Iterator[PointChunk]:
+        import pye57
+
+        with _ascii_path(self.path) as real:
+            try:
+                with _quiet_stdout():
+                    e57 = pye57.E57(str(real))
+            except Exception as exc:  # E57Exception: bad checksum, bad header, not E57
+                raise _error(exc, self.path) from exc
+            try:
+                for i in range(int(e57.scan_count)):
+                    yield from _scan_blocks(e57, i, size, self.color, self.intensity)
+            except (SpadokError, MemoryError, GeneratorExit):
+                raise
+            except Exception as exc:  # libE57Format's E57Exception and friends
+                raise _error(exc, self.path) from exc
+            finally:
+                with contextlib.suppress(Exception), _quiet_stdout():
+                    e57.close()
+
+
+def _describe(e57: Any, path: Path, limits: Limits) -> tuple[E57Stream, dict[str, Any]]:
     scans = int(e57.scan_count)
     root = e57.root
     images_node = _child(root, "images2D")
     images = len(images_node) if images_node is not None else 0
-    counts = [int(e57.get_header(i).point_count) for i in range(scans)]
+    headers = [e57.get_header(i) for i in range(scans)]
+    counts = [int(h.point_count) for h in headers]
     total = sum(counts)
     check_vertex_limit(total, limits, "points")
     if total == 0:
@@ -208,59 +244,33 @@ def _read_all(e57: Any, path: Path, limits: Limits) -> Asset:
         if images:
             what += f", {images} image(s)"
         raise SpadokError("geometry.empty", f"{path.name} holds {what}")
-    sampled = total > CHUNK_THRESHOLD
-    step = max(1, math.ceil(total / SAMPLE_TARGET)) if sampled else 1
-    xyz_all, rgb_all, int_all = [], [], []
-    any_color = any_int = False
-    offset = 0
-    per_scan = []
-    for i in range(scans):
-        xyz, rgb, inten, n = _read_scan(e57, i, step, offset)
-        offset += n
-        per_scan.append((xyz, rgb, inten))
-        any_color |= rgb is not None
-        any_int |= inten is not None
-    for xyz, rgb, inten in per_scan:
-        xyz_all.append(xyz)
-        if any_color:
-            rgb_all.append(rgb if rgb is not None else np.full((len(xyz), 3), 255, np.uint8))
-        if any_int:
-            int_all.append(inten if inten is not None else np.zeros(len(xyz), np.float32))
-    positions = np.concatenate(xyz_all)
-    if len(positions) == 0:
-        raise SpadokError("geometry.empty", f"{path.name}: every point is marked invalid")
-    pointset = PointSet(
-        positions=positions,
-        colors=np.concatenate(rgb_all) if any_color else None,
-        attributes={"intensity": np.concatenate(int_all)} if any_int else {},
-        count=total,
+    fields = [_scan_fields(h) for h in headers]
+    stream = E57Stream(
+        path,
+        total,
+        color=any(f["color"] for f, c in zip(fields, counts, strict=True) if c),
+        intensity=any(f["intensity"] for f, c in zip(fields, counts, strict=True) if c),
     )
     extra: dict[str, Any] = {
         "scan_count": scans,
         "image_count": images,
         "scan_point_counts": counts,
-        "valid_points_kept": len(positions),
     }
     with contextlib.suppress(Exception):  # versionMajor/Minor are required, but be lenient
         extra["version"] = f"{root['versionMajor'].value()}.{root['versionMinor'].value()}"
-    if sampled:
-        extra["sampled"] = True
-        extra["sample_step"] = step
-    # E57 coordinates are metres by definition (ASTM E2807, section 8).
-    return Asset(
-        kind="pointcloud",
-        format="e57",
-        mime=MIME,
-        primary=path,
-        points=pointset,
-        unit="m",
-        extra=extra,
-    )
+    return stream, extra
 
 
 def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
-    """Read every scan of an E57 file, merged with their poses applied."""
+    """Every scan of an E57 file, merged with their poses applied, in one streamed pass.
+
+    As for LAS, ``points`` is a uniform sample of at most ``SAMPLE_TARGET``
+    points with the exact facts beside it, and ``stream`` reads them all again.
+    """
     import pye57
+
+    from spadok.core.formats.las import CHUNK_SIZE, SAMPLE_TARGET
+    from spadok.core.pointstream import scan
 
     with _ascii_path(path) as real:
         try:
@@ -270,7 +280,7 @@ def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
             raise _error(exc, path) from exc
         try:
             with _quiet_stdout():
-                return _read_all(e57, path, limits)
+                stream, extra = _describe(e57, path, limits)
         except (SpadokError, MemoryError):
             raise
         except Exception as exc:  # libE57Format's E57Exception and friends
@@ -278,6 +288,26 @@ def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
         finally:
             with contextlib.suppress(Exception), _quiet_stdout():
                 e57.close()
+    sample, facts = scan(stream, sample_size=SAMPLE_TARGET, chunk_size=min(BLOCK, CHUNK_SIZE))
+    if facts["points"] == 0:
+        raise SpadokError("geometry.empty", f"{path.name}: every point is marked invalid")
+    sample.count = stream.count
+    extra["valid_points_kept"] = facts["points"]
+    if facts["sampled"]:
+        extra["sampled"] = True
+        extra["sample_points"] = facts["sample_points"]
+    # E57 coordinates are metres by definition (ASTM E2807, section 8).
+    return Asset(
+        kind="pointcloud",
+        format="e57",
+        mime=MIME,
+        primary=path,
+        points=sample,
+        stream=stream,
+        point_facts=facts,
+        unit="m",
+        extra=extra,
+    )
 
 
 FORMATS: list[FormatSpec] = [

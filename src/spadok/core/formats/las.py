@@ -1,16 +1,17 @@
 """LAS 1.0-1.4, LAZ and COPC point clouds (aerial and terrestrial LiDAR).
 
-laspy (with lazrs for LAZ) does the decoding. Clouds larger than
-:data:`CHUNK_THRESHOLD` points are streamed in chunks and sampled down to
-about :data:`SAMPLE_TARGET` points, so a 2-billion-point survey never has to
-fit in memory; the true count and the exact bounds come from the header.
+laspy (with lazrs for LAZ) does the decoding, always in chunks of
+:data:`CHUNK_SIZE` points: one pass gives the exact facts (count, bounds,
+classes) and a uniform sample of at most :data:`SAMPLE_TARGET` points, so a
+2-billion-point survey never has to fit in memory; later passes (the octree
+of web tiles) read the file again through :class:`LasStream`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from spadok.core.errors import SpadokError
 from spadok.core.formats.base import (
     Asset,
     FormatSpec,
-    PointSet,
+    PointChunk,
     Resolver,
     check_vertex_limit,
     read_head,
@@ -29,11 +30,10 @@ from spadok.core.limits import Limits
 
 log = logging.getLogger(__name__)
 
-# Above this many points the cloud is read in chunks and sampled.
-CHUNK_THRESHOLD = 20_000_000
-# About how many points a sampled cloud keeps in memory.
-SAMPLE_TARGET = 5_000_000
-CHUNK_SIZE = 2_000_000
+# At most this many points are kept in memory, as a uniform sample (the web GLB's size).
+SAMPLE_TARGET = 2_000_000
+# Points decoded at a time: about 60 MB of temporaries, whatever the file's size.
+CHUNK_SIZE = 1_000_000
 
 # pyproj's names for linear units -> the short names Asset.unit uses.
 _UNITS = {
@@ -113,25 +113,70 @@ def _crs(header: Any) -> tuple[str | None, str | None]:
     return text, unit
 
 
-def _to_uint8(channels: list[np.ndarray]) -> np.ndarray:
-    """LAS colours are 16-bit, but many writers store 8-bit values in them."""
-    rgb = np.stack([np.asarray(c) for c in channels], axis=1)
-    if rgb.size and rgb.max() > 255:
-        rgb = rgb >> 8
-    return rgb.astype(np.uint8)
+class LasStream:
+    """A LAS/LAZ/COPC file as a :class:`~spadok.core.formats.base.PointStream`.
+
+    Each pass opens the file afresh and decodes ``size`` points at a time
+    (laspy's ``chunk_iterator``); a file shorter than its header says, or
+    a broken LAZ chunk, is ``format.corrupt`` on whichever pass meets it.
+    """
+
+    def __init__(self, path: Path, count: int, dims: set[str]) -> None:
+        self.path = path
+        self.count = count
+        self.has_rgb = {"red", "green", "blue"} <= dims
+        self.has_classes = "classification" in dims
+
+    def chunks(self, size: int) -> Iterator[PointChunk]:
+        import laspy
+        import laspy.errors
+
+        read = 0
+        try:
+            with laspy.open(self.path) as reader:
+                for points in reader.chunk_iterator(size):
+                    n = len(points)
+                    if n == 0:
+                        break
+                    read += n
+                    yield _chunk(points, self.has_rgb, self.has_classes)
+        except (laspy.errors.LaspyException, ValueError, struct.error, EOFError) as exc:
+            raise SpadokError("format.corrupt", f"{self.path.name}: {exc}") from exc
+        except RuntimeError as exc:  # lazrs reports broken chunks this way
+            raise SpadokError("format.corrupt", f"{self.path.name}: {exc}") from exc
+        if read < self.count:
+            raise SpadokError(
+                "format.corrupt",
+                f"{self.path.name}: header says {self.count:,} points, found {read:,}",
+            )
 
 
-def _chunk_arrays(points: Any, has_rgb: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    xyz = np.stack([np.asarray(points.x), np.asarray(points.y), np.asarray(points.z)], axis=1)
-    rgb = _to_uint8([points.red, points.green, points.blue]) if has_rgb else None
-    intensity = np.asarray(points.intensity).astype(np.uint16)
-    return xyz.astype(np.float64), rgb, intensity
+def _chunk(points: Any, has_rgb: bool, has_classes: bool) -> PointChunk:
+    xyz = np.empty((len(points), 3), np.float64)
+    xyz[:, 0], xyz[:, 1], xyz[:, 2] = points.x, points.y, points.z
+    rgb = None
+    if has_rgb:
+        rgb = np.empty((len(points), 3), np.uint16)
+        rgb[:, 0], rgb[:, 1], rgb[:, 2] = points.red, points.green, points.blue
+    return PointChunk(
+        positions=xyz,
+        colors=rgb,
+        intensity=np.asarray(points.intensity).astype(np.uint16),
+        classification=np.asarray(points.classification).astype(np.uint8) if has_classes else None,
+    )
 
 
 def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
-    """Read a LAS/LAZ/COPC file; sample clouds too large to hold."""
+    """Read a LAS/LAZ/COPC file in one streamed pass: exact facts and a bounded sample.
+
+    The asset's ``points`` hold at most :data:`SAMPLE_TARGET` points (all of
+    them for smaller clouds); ``stream`` reads the whole cloud again for the
+    octree of web tiles. Memory stays at about one chunk plus the sample.
+    """
     import laspy
     import laspy.errors
+
+    from spadok.core.pointstream import scan
 
     head = read_head(path)
     fmt = "copc" if _copc_info_first(head) else "laz" if _compressed(head) else "las"
@@ -141,72 +186,34 @@ def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
         raise SpadokError("format.corrupt", f"{path.name}: {exc}") from exc
     with reader:
         header = reader.header
-        count = int(header.point_count)
-        check_vertex_limit(count, limits, "points")
-        if count == 0:
-            raise SpadokError("geometry.empty", f"{path.name} holds no points")
-        pf = header.point_format
-        dims = set(pf.dimension_names)
-        has_rgb = {"red", "green", "blue"} <= dims
-        sampled = count > CHUNK_THRESHOLD
-        step = max(1, math.ceil(count / SAMPLE_TARGET)) if sampled else 1
-        xyz_parts: list[np.ndarray] = []
-        rgb_parts: list[np.ndarray] = []
-        int_parts: list[np.ndarray] = []
-        classes_seen = False
-        read = 0
-        try:
-            chunk = CHUNK_SIZE if sampled else count
-            for points in reader.chunk_iterator(chunk):
-                n = len(points)
-                if n == 0:
-                    break
-                if sampled:
-                    # Systematic sample: every step-th point across the whole file.
-                    first = (-read) % step
-                    points = points[first::step]
-                read += n
-                xyz, rgb, intensity = _chunk_arrays(points, has_rgb)
-                xyz_parts.append(xyz)
-                int_parts.append(intensity)
-                if rgb is not None:
-                    rgb_parts.append(rgb)
-                if not classes_seen and "classification" in dims and len(points):
-                    classes_seen = bool(np.any(np.asarray(points.classification) != 0))
-        except (laspy.errors.LaspyException, ValueError, struct.error, EOFError) as exc:
-            raise SpadokError("format.corrupt", f"{path.name}: {exc}") from exc
-        except RuntimeError as exc:  # lazrs reports broken chunks this way
-            raise SpadokError("format.corrupt", f"{path.name}: {exc}") from exc
-        if read < count:
-            raise SpadokError(
-                "format.corrupt", f"{path.name}: header says {count:,} points, found {read:,}"
-            )
-        crs, unit = _crs(header)
-        extra: dict[str, Any] = {
-            "version": str(header.version),
-            "point_format": int(pf.id),
-            "compressed": fmt != "las",
-            "scales": [float(v) for v in header.scales],
-            "offsets": [float(v) for v in header.offsets],
-            "bbox": [
-                [float(v) for v in header.mins],
-                [float(v) for v in header.maxs],
-            ],
-            "extra_dimensions": list(pf.extra_dimension_names),
-            "classification": classes_seen,
-            "has_color": has_rgb,
-            "evlr_count": len(getattr(header, "evlrs", None) or []),
-        }
-        if sampled:
-            extra["sampled"] = True
-            extra["sample_step"] = step
-    positions = np.concatenate(xyz_parts) if xyz_parts else np.zeros((0, 3))
-    pointset = PointSet(
-        positions=positions,
-        colors=np.concatenate(rgb_parts) if rgb_parts else None,
-        attributes={"intensity": np.concatenate(int_parts)} if int_parts else {},
-        count=count,
-    )
+    count = int(header.point_count)
+    check_vertex_limit(count, limits, "points")
+    if count == 0:
+        raise SpadokError("geometry.empty", f"{path.name} holds no points")
+    pf = header.point_format
+    dims = set(pf.dimension_names)
+    stream = LasStream(path, count, dims)
+    sample, facts = scan(stream, sample_size=SAMPLE_TARGET, chunk_size=CHUNK_SIZE)
+    crs, unit = _crs(header)
+    classes = facts.get("classes") or {}
+    extra: dict[str, Any] = {
+        "version": str(header.version),
+        "point_format": int(pf.id),
+        "compressed": fmt != "las",
+        "scales": [float(v) for v in header.scales],
+        "offsets": [float(v) for v in header.offsets],
+        "bbox": [
+            [float(v) for v in header.mins],
+            [float(v) for v in header.maxs],
+        ],
+        "extra_dimensions": list(pf.extra_dimension_names),
+        "classification": any(c != "0" for c in classes),
+        "has_color": stream.has_rgb,
+        "evlr_count": len(getattr(header, "evlrs", None) or []),
+    }
+    if facts["sampled"]:
+        extra["sampled"] = True
+        extra["sample_points"] = facts["sample_points"]
     mime = {
         "las": "application/vnd.las",
         "laz": "application/vnd.laszip",
@@ -217,7 +224,9 @@ def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
         format=fmt,
         mime=mime,
         primary=path,
-        points=pointset,
+        points=sample,
+        stream=stream,
+        point_facts=facts,
         unit=unit,
         crs=crs,
         extra=extra,

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from spadok.core.errors import SpadokError
-from spadok.core.formats.base import Asset, FormatSpec, PointSet, Resolver, check_vertex_limit
+from spadok.core.formats.base import (
+    Asset,
+    FormatSpec,
+    PointSet,
+    Resolver,
+    check_points_in_memory,
+    check_vertex_limit,
+)
 from spadok.core.limits import Limits
 
 MIME = "application/x-pcd"
@@ -146,6 +153,7 @@ def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
                 "format.unsupported", f"{path.name}: PCD without x y z fields ({' '.join(fields)})"
             )
         check_vertex_limit(count, limits, "points")
+        check_points_in_memory(count, limits, "a PCD file")
         if count == 0:
             raise SpadokError("geometry.empty", f"{path.name} holds no points")
         body = fh.read()

@@ -20,7 +20,14 @@ import numpy as np
 import trimesh
 
 from spadok.core.errors import SpadokError
-from spadok.core.formats.base import Asset, FormatSpec, PointSet, Resolver, check_vertex_limit
+from spadok.core.formats.base import (
+    Asset,
+    FormatSpec,
+    PointSet,
+    Resolver,
+    check_points_in_memory,
+    check_vertex_limit,
+)
 from spadok.core.formats.mesh_common import TrimeshResolver, as_scene, check_finite, scene_asset
 from spadok.core.limits import DEFAULT_LIMITS, Limits
 
@@ -127,12 +134,14 @@ def load_ply(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) ->
         extra["obj_info"] = header.obj_info[:20]
     _check_size(path, header)
     if SPLAT_MARKERS.issubset(names) or {"f_dc_0", "opacity"}.issubset(names):
+        check_points_in_memory(vertex.count, limits, "a PLY splat")
         return _load_splat(path, header, extra)
     face = header.element("face")
     strips = header.element("tristrips")
     if strips is not None and strips.count > 0:
         return _load_strips(path, header, extra)
     if face is None or face.count == 0:
+        check_points_in_memory(vertex.count, limits, "a PLY point cloud")
         return _load_points(path, header, extra)
     return _load_mesh(path, resolver, header, extra)
 

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from spadok.core.errors import SpadokError
-from spadok.core.formats.base import Asset, FormatSpec, PointSet, Resolver, check_vertex_limit
+from spadok.core.formats.base import (
+    Asset,
+    FormatSpec,
+    PointSet,
+    Resolver,
+    check_points_in_memory,
+    check_vertex_limit,
+)
 from spadok.core.limits import Limits
 
 SPLAT_RECORD = 32
@@ -73,6 +80,7 @@ def load_splat(path: Path, resolver: Resolver, limits: Limits) -> Asset:
         raise SpadokError("format.corrupt", f"{path.name}: size is not a whole number of splats")
     count = size // SPLAT_RECORD
     check_vertex_limit(count, limits, "points")
+    check_points_in_memory(count, limits, "a splat file")
     recs = (
         np.memmap(path, dtype=_SPLAT_DTYPE, mode="r", shape=(count,))
         if count
@@ -175,6 +183,7 @@ def load_spz(path: Path, resolver: Resolver, limits: Limits) -> Asset:
     if sh_degree not in SH_COEFFS:
         raise SpadokError("format.corrupt", f"{path.name}: spherical-harmonics degree {sh_degree}")
     check_vertex_limit(n, limits, "points")
+    check_points_in_memory(n, limits, "a splat file")
     extra.update(
         version=version, sh_degree=sh_degree, antialiased=bool(flags & 1), fractional_bits=frac
     )
@@ -261,6 +270,7 @@ def load_ksplat(path: Path, resolver: Resolver, limits: Limits) -> Asset:
         raise SpadokError("format.corrupt", f"{path.name}: not a valid .ksplat header")
     minor, sections, total, mode = parsed
     check_vertex_limit(total, limits, "points")
+    check_points_in_memory(total, limits, "a splat file")
     if total == 0:
         raise SpadokError("geometry.empty", f"{path.name} holds no splats")
     if len(raw) < _KSPLAT_MAIN + sections * _KSPLAT_SECTION:

@@ -10,8 +10,8 @@ intensity (the PTS layout ``x y z i r g b``).
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from spadok.core.errors import SpadokError
 from spadok.core.formats.base import (
     Asset,
     FormatSpec,
-    PointSet,
+    PointChunk,
     Resolver,
     check_vertex_limit,
     is_text,
@@ -32,8 +32,6 @@ MIME = "text/plain"
 SNIFF_LINES = 20
 MIN_LINES = 4
 CHUNK_BYTES = 32 * 1024 * 1024
-CHUNK_THRESHOLD = 20_000_000
-SAMPLE_TARGET = 5_000_000
 
 _NUM = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 # First words of text formats that must never be read as point lists.
@@ -192,24 +190,8 @@ def _parse(text: bytes, sep: str, width: int) -> np.ndarray:
     return flat.reshape(-1, width)
 
 
-def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
-    """Read a text point list; very long files are sampled like LAS."""
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-    lines = head.decode("utf-8", errors="replace").splitlines()
-    if len(head) >= 65536:
-        lines = lines[:-1]
-    layout = _layout(lines[: SNIFF_LINES + 1])
-    if layout is None:
-        raise SpadokError("format.corrupt", f"{path.name}: not a table of x y z numbers")
-    width, sep, header, has_count = layout
-    size = path.stat().st_size
-    line_bytes = max(1, len(head) // max(1, len(lines)))
-    estimate = size // line_bytes
-    step = max(1, math.ceil(estimate / SAMPLE_TARGET)) if estimate > CHUNK_THRESHOLD else 1
-    parts: list[np.ndarray] = []
-    total = 0
-    skip_first = has_count or header is not None
+def _tables(path: Path, sep: str, width: int, skip_first: bool) -> Iterator[np.ndarray]:
+    """The file's rows as float64 tables of about :data:`CHUNK_BYTES` of text each."""
     with path.open("rb") as fh:
         rest = b""
         while True:
@@ -232,44 +214,101 @@ def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
                 ln for ln in buf.split(b"\n") if not ln.lstrip().startswith((b"#", b"//"))
             )
             rows = _parse(buf, sep, width)
-            first = (-total) % step
-            total += len(rows)
-            check_vertex_limit(total, limits, "points")
-            parts.append(rows[first::step])
-    if total == 0:
+            if len(rows):
+                yield rows
+
+
+class XyzStream:
+    """A text point list as a :class:`~spadok.core.formats.base.PointStream`: parsed
+    afresh on each pass, one block of text at a time, never held whole."""
+
+    def __init__(
+        self,
+        path: Path,
+        layout: tuple[str, int, bool],
+        roles: dict[str, int],
+        count: int,
+        limits: Limits,
+    ) -> None:
+        self.path = path
+        self.sep, self.width, self.skip_first = layout
+        self.roles = roles
+        self.count = count
+        self.limits = limits
+        self.colours_in_bytes = True  # 0..255; False: 0..1 floats, scaled up
+
+    def chunks(self, size: int) -> Iterator[PointChunk]:
+        roles = self.roles
+        seen = 0
+        for table in _tables(self.path, self.sep, self.width, self.skip_first):
+            seen += len(table)
+            check_vertex_limit(seen, self.limits, "points")
+            for start in range(0, len(table), max(1, size)):
+                rows = table[start : start + size]
+                rest = rows[:, 3:]
+                colors = None
+                if {"r", "g", "b"} <= roles.keys():
+                    rgb = rest[:, [roles["r"], roles["g"], roles["b"]]]
+                    if not self.colours_in_bytes:
+                        rgb = rgb * 255.0
+                    colors = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+                yield PointChunk(
+                    positions=np.ascontiguousarray(rows[:, :3]),
+                    colors=colors,
+                    intensity=rest[:, roles["i"]].astype(np.float32) if "i" in roles else None,
+                )
+
+
+def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
+    """Read a text point list in one streamed pass, like LAS: facts and a bounded sample."""
+    from spadok.core.formats.las import CHUNK_SIZE, SAMPLE_TARGET
+    from spadok.core.pointstream import scan
+
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    if len(head) >= 65536:
+        lines = lines[:-1]
+    layout = _layout(lines[: SNIFF_LINES + 1])
+    if layout is None:
+        raise SpadokError("format.corrupt", f"{path.name}: not a table of x y z numbers")
+    width, sep, header, has_count = layout
+    skip_first = has_count or header is not None
+    first = next(_tables(path, sep, width, skip_first), None)
+    if first is None:
         raise SpadokError("geometry.empty", f"{path.name} holds no points")
-    table = np.concatenate(parts)
+    is_pts = path.suffix.lower() == ".pts"
+    # Column roles from the first block of rows (tens of megabytes of text).
+    roles = _roles(first[:, 3:], header, is_pts)
+    size = path.stat().st_size
+    line_bytes = max(1, len(head) // max(1, len(lines)))
+    stream = XyzStream(path, (sep, width, skip_first), roles, size // line_bytes, limits)
+    if {"r", "g", "b"} <= roles.keys():
+        rgb = first[:, 3:][:, [roles["r"], roles["g"], roles["b"]]]
+        stream.colours_in_bytes = bool(rgb.max() > 1.0)
+    del first
+    sample, facts = scan(stream, sample_size=SAMPLE_TARGET, chunk_size=CHUNK_SIZE)
+    stream.count = facts["points"]
+    sample.count = facts["points"]
     extra: dict[str, Any] = {"columns": width, "separator": sep}
     if header:
         extra["header"] = header
     if has_count:
         extra["declared_count"] = int(lines[0].split()[0])
-    is_pts = path.suffix.lower() == ".pts"
-    roles = _roles(table[:, 3:], header, is_pts)
-    rest_cols = table[:, 3:]
-    colors = None
-    if {"r", "g", "b"} <= roles.keys():
-        rgb = rest_cols[:, [roles["r"], roles["g"], roles["b"]]]
-        if rgb.max() <= 1.0:
-            rgb = rgb * 255.0
-        colors = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
-    attributes: dict[str, np.ndarray] = {}
-    if "i" in roles:
-        attributes["intensity"] = rest_cols[:, roles["i"]].astype(np.float32)
-    if {"nx", "ny", "nz"} <= roles.keys():
-        attributes["normals"] = rest_cols[:, [roles["nx"], roles["ny"], roles["nz"]]].astype(
-            np.float32
-        )
     extra["roles"] = sorted(roles, key=roles.__getitem__)
-    if step > 1:
+    if facts["sampled"]:
         extra["sampled"] = True
-        extra["sample_step"] = step
-    pointset = PointSet(
-        positions=table[:, :3].copy(), colors=colors, attributes=attributes, count=total
-    )
+        extra["sample_points"] = facts["sample_points"]
     fmt = "pts" if is_pts or has_count else "xyz"
     return Asset(
-        kind="pointcloud", format=fmt, mime=MIME, primary=path, points=pointset, extra=extra
+        kind="pointcloud",
+        format=fmt,
+        mime=MIME,
+        primary=path,
+        points=sample,
+        stream=stream,
+        point_facts=facts,
+        extra=extra,
     )
 
 

@@ -99,6 +99,25 @@ class Storage(ABC):
         with self.open(key) as fh:
             return fh.read()
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of the object from ``start`` (fewer at its end).
+
+        Point-cloud tiles are byte ranges of one object. This default reads up
+        to the range and discards what comes before; roots that can seek or
+        ask for a range (S3) do better.
+        """
+        with self.open(key) as fh:
+            if fh.seekable():
+                fh.seek(start)
+            else:
+                left = start
+                while left > 0:
+                    skipped = fh.read(min(CHUNK, left))
+                    if not skipped:
+                        return b""
+                    left -= len(skipped)
+            return fh.read(length)
+
     def fetch(self, key: str, dest: Path) -> Path:
         """Copy the object to a local file and return its path."""
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +197,9 @@ class Replicated(Storage):
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         return self._first_with(key).open(key)
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        return self._first_with(key).read_range(key, start, length)
 
     def exists(self, key: str) -> bool:
         try:

@@ -195,6 +195,20 @@ class S3Storage(Storage):
 
         return stream()
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """One ranged GET (point-cloud tiles are byte ranges of one object)."""
+        if length <= 0:
+            return b""
+        with self._errors(key):
+            obj = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(key), Range=f"bytes={start}-{start + length - 1}"
+            )
+        body = obj["Body"]
+        try:
+            return bytes(body.read())
+        finally:
+            body.close()
+
     def _head(self, key: str) -> dict[str, Any] | None:
         full = self._key(key)
         try:
