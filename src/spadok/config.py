@@ -175,9 +175,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         max_file_bytes=_int(env, "SPADOK_MAX_FILE_BYTES", Limits.max_file_bytes),
         max_vertices=_int(env, "SPADOK_MAX_VERTICES", Limits.max_vertices),
         max_points=_int(env, "SPADOK_MAX_POINTS", Limits.max_points),
-        max_points_in_memory=_int(
-            env, "SPADOK_MAX_POINTS_IN_MEMORY", Limits.max_points_in_memory
-        ),
+        max_points_in_memory=_int(env, "SPADOK_MAX_POINTS_IN_MEMORY", Limits.max_points_in_memory),
         max_zip_entries=_int(env, "SPADOK_MAX_ZIP_ENTRIES", Limits.max_zip_entries),
         max_zip_total_bytes=_int(env, "SPADOK_MAX_ZIP_BYTES", Limits.max_zip_total_bytes),
     )
