@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from spadok.core.errors import SpadokError
-from spadok.core.formats import e57, las, pcd, splat, xyz
+from spadok.core.formats import e57, las, lasdecode, pcd, splat, xyz
 from spadok.core.formats.base import Asset, FormatSpec, PointSet, Resolver, read_head
 from spadok.core.limits import DEFAULT_LIMITS, Limits
 from tests.testdata import data
@@ -279,9 +279,9 @@ def test_copc_detected(name: str) -> None:
 
 
 def test_large_las_is_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(las, "CHUNK_THRESHOLD", 1000)
-    monkeypatch.setattr(las, "SAMPLE_TARGET", 300)
-    monkeypatch.setattr(las, "CHUNK_SIZE", 777)
+    monkeypatch.setattr(lasdecode, "CHUNK_THRESHOLD", 1000)
+    monkeypatch.setattr(lasdecode, "SAMPLE_TARGET", 300)
+    monkeypatch.setattr(lasdecode, "CHUNK_SIZE", 777)
     asset = load(data("pointclouds", "las_laspy_tests", "simple1_4.las"))
     assert asset.extra["sampled"] is True
     assert asset.points.count == 22600
