@@ -70,7 +70,7 @@ pg-tests: setup-dev
 	scripts/with-postgres $(BIN)/pytest -q -n 2 -m db_both
 
 bench: setup-dev
-	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench
 
 # Re-pin the Python dependencies after editing requirements*.in.
 lock: $(BIN)/uv

@@ -64,7 +64,8 @@ void main() {
     }
     vec3 p = v_world * freq;
     float n = 0.5 * noise(p) + 0.3 * noise(p * 2.7) + 0.2 * noise(p * 7.3);
-    vec3 albedo = mix(vec3(0.15, 0.12, 0.10), vec3(1.0, 0.92, 0.80), clamp(1.6 * n - 0.3, 0.0, 1.0));
+    float k = clamp(1.6 * n - 0.3, 0.0, 1.0);
+    vec3 albedo = mix(vec3(0.15, 0.12, 0.10), vec3(1.0, 0.92, 0.80), k);
     float shade = 0.55 + 0.45 * abs(dot(normalize(v_normal), normalize(light)));
     color = vec4(albedo * shade, 1.0);
 }

@@ -16,6 +16,11 @@ Targets (issue 5): p95 under 50 ms; a record page at least 500 req/s. The machin
 is shared: each measurement is repeated and the best and the median reported.
 
     .venv/bin/python -m bench.search [--sites 60000] [--records 40000] [--repeat 3]
+        [--backends sqlite,postgresql] [--skip-http] [--data DIR]
+
+Each query is timed twice: repeated (its words' match kept by the process, as
+for another page, another facet or another reader) and cold (the match made
+afresh every time, as right after the index changed).
 
 Results are printed and written to bench/results/search.json.
 """
@@ -199,40 +204,62 @@ def populate(n_sites: int, n_records: int, seed: int = 5) -> dict[str, Any]:
 # -- latency -----------------------------------------------------------------------
 
 
+def _timed(params: Any, per_query: int, cold: bool) -> tuple[list[float], int]:
+    from spadok.search import query
+
+    try:
+        from spadok.search.matching import clear_cache
+    except ImportError:  # a version that keeps no matches: every search is cold
+        clear_cache = None
+    times = []
+    total = 0
+    for _ in range(per_query):
+        if cold and clear_cache is not None:
+            clear_cache()  # as if nobody had searched these words since the index changed
+        t = time.perf_counter()
+        result = query.search_params(params)
+        times.append((time.perf_counter() - t) * 1000)
+        total = result.total
+    times.sort()
+    return times, total
+
+
 def measure_latency(repeat: int, per_query: int) -> dict[str, Any]:
+    """p95 of each query, repeated (the words' match kept, as for a second reader,
+    another page or another facet) and cold (the match made afresh each time)."""
     from spadok.search import query
 
     out: dict[str, Any] = {}
     for label, q, extra in QUERIES:
-        runs = []
+        runs: dict[str, list[dict[str, float]]] = {"warm": [], "cold": []}
         total = 0
+        params = query.parse_params({"q": q, **extra})
+        query.search_params(params)  # the process's copy of the columns is read once
         for _ in range(repeat):
-            params = query.parse_params({"q": q, **extra})
-            query.search_params(params)  # warm
-            times = []
-            for _ in range(per_query):
-                t = time.perf_counter()
-                result = query.search_params(params)
-                times.append((time.perf_counter() - t) * 1000)
-                total = result.total
-            times.sort()
-            runs.append(
-                {
-                    "p50_ms": round(statistics.median(times), 2),
-                    "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
-                }
-            )
-        p95 = sorted(r["p95_ms"] for r in runs)
+            for mode in ("warm", "cold"):
+                query.search_params(params)
+                times, total = _timed(params, per_query, cold=mode == "cold")
+                runs[mode].append(
+                    {
+                        "p50_ms": round(statistics.median(times), 2),
+                        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
+                    }
+                )
+        p95 = sorted(r["p95_ms"] for r in runs["warm"])
+        cold = sorted(r["p95_ms"] for r in runs["cold"])
         out[label] = {
             "q": q,
             "filters": extra,
             "results": total,
             "p95_ms_best": p95[0],
             "p95_ms_median": statistics.median(p95),
-            "p50_ms_median": statistics.median(r["p50_ms"] for r in runs),
+            "p50_ms_median": statistics.median(r["p50_ms"] for r in runs["warm"]),
+            "cold_p95_ms_best": cold[0],
+            "cold_p95_ms_median": statistics.median(cold),
         }
         print(f"  {label:<20} {q!r:<22} {total:>6} results  p95 best {p95[0]:6.1f} ms  "
-              f"median {statistics.median(p95):6.1f} ms", flush=True)  # fmt: skip
+              f"median {statistics.median(p95):6.1f} ms   cold: best {cold[0]:6.1f} ms  "
+              f"median {statistics.median(cold):6.1f} ms", flush=True)  # fmt: skip
     return out
 
 
@@ -245,33 +272,50 @@ def phase(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from spadok.catalogue.models import Capture, Record
     from spadok.search import index
+    from spadok.sites.models import Site
 
     call_command("migrate", verbosity=0)
-    t = time.perf_counter()
-    counts = populate(args.sites, args.records)
-    populate_s = time.perf_counter() - t
-    t = time.perf_counter()
-    indexed = index.rebuild()
-    index_s = time.perf_counter() - t
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    marker = Path(os.environ["SPADOK_HOME"]) / "bench-search-data.json"
+    if marker.exists():  # --data: built by an earlier run
+        built = json.loads(marker.read_text())
+        counts, index_s = built["data"], built["index_seconds"]
+        print(f"{connection.vendor}: reusing {counts} in {marker.parent}", flush=True)
     else:
+        t = time.perf_counter()
+        counts = populate(args.sites, args.records)
+        populate_s = time.perf_counter() - t
+        t = time.perf_counter()
+        indexed = index.rebuild()
+        index_s = time.perf_counter() - t
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-            cursor.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
-    print(f"{connection.vendor}: {counts} in {populate_s:.0f} s; indexed {indexed} "
-          f"in {index_s:.0f} s ({(indexed['sites'] + indexed['records']) / index_s:.0f} docs/s)",
-          flush=True)  # fmt: skip
+            if connection.vendor == "postgresql":
+                # What autovacuum does soon after a rebuild (it leaves a dead row per document).
+                cursor.execute("VACUUM ANALYZE")
+            else:
+                cursor.execute("ANALYZE")
+                cursor.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+        print(f"{connection.vendor}: {counts} in {populate_s:.0f} s; indexed {indexed} "
+              f"in {index_s:.0f} s ({(indexed['sites'] + indexed['records']) / index_s:.0f} "
+              "docs/s)", flush=True)  # fmt: skip
+        if args.data:
+            marker.write_text(json.dumps({"data": counts, "index_seconds": round(index_s, 1)}))
+    counts = {
+        "sites": Site.objects.count(),
+        "records": Record.objects.count(),
+        "captures": Capture.objects.count(),
+    }
     result: dict[str, Any] = {
         "backend": connection.vendor,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "data": counts,
         "index_seconds": round(index_s, 1),
         "latency": measure_latency(args.repeat, args.per_query),
     }
     if connection.vendor == "sqlite" and not args.skip_http:
         result["http"] = measure_http(args)
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False))
 
 
@@ -298,6 +342,25 @@ async def _load(url: str, seconds: float, concurrency: int) -> tuple[int, int]:
 
         await asyncio.gather(*(one() for _ in range(concurrency)))
     return done, errors
+
+
+def _tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and all its descendants (Linux /proc)."""
+    try:
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+        total, todo = 0, [pid]
+        while todo:
+            p = todo.pop()
+            todo += children.get(p, [])
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def measure_http(args: argparse.Namespace) -> dict[str, Any]:
@@ -333,19 +396,29 @@ def measure_http(args: argparse.Namespace) -> dict[str, Any]:
         out: dict[str, Any] = {"server": "granian, 2 processes", "concurrency": args.concurrency}
         for name, url in urls.items():
             asyncio.run(_load(url, 2, args.concurrency))  # warm every process
-            rates = []
+            rates, cpu = [], []
             for _ in range(args.repeat):
+                before = _tree_cpu_seconds(server.pid)
                 done, errors = asyncio.run(_load(url, args.seconds, args.concurrency))
+                after = _tree_cpu_seconds(server.pid)
                 rates.append(done / args.seconds)
+                if before is not None and after is not None and done:
+                    cpu.append((after - before) / done * 1000)
                 if errors:
                     print(f"  {name}: {errors} non-200 answers", flush=True)
             out[name] = {
                 "rps_best": round(max(rates)),
                 "rps_median": round(statistics.median(rates)),
                 "runs": [round(r) for r in rates],
+                # What each request cost the server: on a shared machine the rate
+                # follows everyone's load, this much less.
+                "server_cpu_ms_per_request_median": (
+                    round(statistics.median(cpu), 2) if cpu else None
+                ),
             }
+            cost = f"  server CPU {statistics.median(cpu):5.2f} ms/request" if cpu else ""
             print(f"  {name:<12} best {max(rates):7.0f} req/s  median "
-                  f"{statistics.median(rates):7.0f} req/s", flush=True)  # fmt: skip
+                  f"{statistics.median(rates):7.0f} req/s{cost}", flush=True)  # fmt: skip
         out["record_vs_static"] = round(out["record_page"]["rps_median"]
                                         / max(1, out["static_peer"]["rps_median"]), 3)  # fmt: skip
         return out
@@ -371,6 +444,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help="SQLite only: build the archive in DIR once and reuse it in later runs",
+    )
     parser.add_argument("--phase", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -385,11 +463,16 @@ def main() -> int:
         f"--concurrency={args.concurrency}", *(["--skip-http"] if args.skip_http else []),
     ]  # fmt: skip
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory(prefix=f"spadok-bench-search-{backend}-") as home:
-            out = Path(home) / "result.json"
+        with tempfile.TemporaryDirectory(prefix=f"spadok-bench-search-{backend}-") as tmp:
+            home = tmp
+            if args.data and backend == "sqlite":
+                home = str(Path(args.data).resolve())
+                Path(home).mkdir(parents=True, exist_ok=True)
+            out = Path(tmp) / "result.json"
             env = dict(os.environ, SPADOK_HOME=home)
             env.pop("DATABASE_URL", None)
-            cmd = [sys.executable, "-m", "bench.search", "--phase", f"--out={out}", *forward]
+            data = [f"--data={home}"] if home != tmp else []
+            cmd = [sys.executable, "-m", "bench.search", "--phase", f"--out={out}", *forward, *data]
             if backend == "postgresql":
                 cmd = [str(ROOT / "scripts" / "with-postgres"), *cmd]
             print(f"== {backend}", flush=True)

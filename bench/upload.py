@@ -65,6 +65,30 @@ def plain_copy(src: Path, dst: Path) -> float:
     return time.perf_counter() - started
 
 
+def hashed_copy(src: Path, dst: Path) -> float:
+    """A second peer: a copy that hashes what it writes as the upload must.
+
+    The same integrity work as the server does on arrival (each piece's sha256 and
+    the whole file's sha256 and sha512, fsync at the end), without HTTP: the best an
+    upload with these guarantees could do on this machine.
+    """
+    import hashlib
+
+    started = time.perf_counter()
+    piece, whole256, whole512 = hashlib.sha256(), hashlib.sha256(), hashlib.sha512()
+    buf = bytearray(MIB)
+    view = memoryview(buf)
+    with src.open("rb", buffering=0) as fin, dst.open("wb", buffering=0) as fout:
+        while n := fin.readinto(buf):
+            chunk = view[:n]
+            fout.write(chunk)
+            piece.update(chunk)
+            whole256.update(chunk)
+            whole512.update(chunk)
+        os.fsync(fout.fileno())
+    return time.perf_counter() - started
+
+
 class RssSampler(threading.Thread):
     """Peak resident memory of a process tree, sampled every 50 ms."""
 
@@ -194,6 +218,9 @@ def run_once(work: Path, src: Path, run: int, chunk: int, runs: int) -> dict[str
     copy_s = plain_copy(src, work / "copy.bin")
     (work / "copy.bin").unlink()
     print(f"run {run}: plain copy {copy_s:.2f} s, {size / MIB / copy_s:,.0f} MiB/s", flush=True)
+    hashed_s = hashed_copy(src, work / "copy.bin")
+    (work / "copy.bin").unlink()
+    print(f"run {run}: hashing copy {hashed_s:.2f} s, {size / MIB / hashed_s:,.0f} MiB/s")
 
     home = work / "home"  # one archive: Django is set up once in this process
     port = free_port()
@@ -258,6 +285,11 @@ def run_once(work: Path, src: Path, run: int, chunk: int, runs: int) -> dict[str
     status = result["status"]
     return {
         "copy": {"seconds": round(copy_s, 2), "mib_s": round(copy_mibs)},
+        "hashing_copy": {
+            "seconds": round(hashed_s, 2),
+            "mib_s": round(size / MIB / hashed_s),
+            "acknowledged_vs_hashing_copy": round(acknowledged_mibs / (size / MIB / hashed_s), 2),
+        },
         "upload": {
             # first PATCH to the answer of the last one (every byte written, fsynced,
             # hashed per piece and whole, the whole file's digests recorded): what
@@ -328,6 +360,16 @@ def main(argv: list[str] | None = None) -> int:
             "copy_mib_s": {
                 "best": max(r["copy"]["mib_s"] for r in runs),
                 "median": statistics.median(r["copy"]["mib_s"] for r in runs),
+            },
+            "hashing_copy_mib_s": {
+                "best": max(r["hashing_copy"]["mib_s"] for r in runs),
+                "median": statistics.median(r["hashing_copy"]["mib_s"] for r in runs),
+            },
+            "acknowledged_vs_hashing_copy": {
+                "best": max(r["hashing_copy"]["acknowledged_vs_hashing_copy"] for r in runs),
+                "median": statistics.median(
+                    r["hashing_copy"]["acknowledged_vs_hashing_copy"] for r in runs
+                ),
             },
             **{
                 k: summary(k)

@@ -1,4 +1,4 @@
-"""The ``spadok`` command line: ingest, serve, worker, info, manage.
+"""The ``spadok`` command line: ingest, serve, worker, info, compare, manage.
 
 Scripts rely on it: ``--json`` output is one object per line, exit status
 is non-zero when any input failed, and no traceback reaches the user for
@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from spadok import __version__
+from spadok.core.registry.damage import STANDINGS as DAMAGE_STANDINGS
+from spadok.core.registry.sources import FORMATS as REGISTRY_FORMATS
 
 log = logging.getLogger("spadok.cli")
 
@@ -204,6 +206,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from django.db import connection
 
     from spadok.catalogue.models import Capture, Record
+    from spadok.jobs.selectors import operations_status
 
     ensure_migrated()
     cfg = settings.SPADOK
@@ -220,6 +223,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "home": str(cfg.home),
         "records": Record.objects.count(),
         "captures": Capture.objects.count(),
+        "operations": operations_status(),
     }
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
@@ -372,7 +376,11 @@ def cmd_import_sites(args: argparse.Namespace) -> int:
     ensure_migrated()
     try:
         report = sites.import_sites(
-            args.files, fmt=args.format, mapping=args.map or None, source=args.source
+            args.files,
+            fmt=args.format,
+            mapping=args.map or None,
+            source=args.source,
+            standing=args.standing,
         )
     except SpadokError as exc:  # a bad --map: nothing was read
         print(f"spadok: [{exc.code}] {exc.message}", file=sys.stderr)
@@ -388,7 +396,8 @@ def cmd_import_sites(args: argparse.Namespace) -> int:
                 print(
                     f"ok     {entry['file']} ({entry['format']}): {entry['rows']} rows, "
                     f"{entry['imported']} imported, {entry['updated']} updated, "
-                    f"{entry['skipped']} skipped"
+                    f"{entry['skipped']} skipped; damage events: "
+                    f"{entry['damage_imported']} imported, {entry['damage_updated']} updated"
                 )
         shown: dict[str, int] = {}
         for err in report.errors:  # a few examples per reason; --json lists every row
@@ -402,8 +411,9 @@ def cmd_import_sites(args: argparse.Namespace) -> int:
             if count > 5:
                 print(f"  … and {count - 5} more [{code}] (see --json)")
         print(
-            f"{report.imported} imported, {report.updated} updated, {report.skipped} skipped "
-            f"in {report.seconds:.1f} s"
+            f"{report.imported} imported, {report.updated} updated, {report.skipped} skipped; "
+            f"damage events: {report.damage['imported']} imported, "
+            f"{report.damage['updated']} updated; in {report.seconds:.1f} s"
         )
     return 1 if report.failed_files else 0
 
@@ -531,6 +541,148 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _compare_input(name: str, workdir: Path) -> Any:
+    """A model file, a folder or zip holding one model, or a capture id (c-...) of this archive."""
+    from spadok.core import inputs
+    from spadok.core.errors import SpadokError
+
+    path = Path(name)
+    if not path.exists() and name.startswith("c-") and "/" not in name:
+        from spadok.catalogue.models import Capture
+        from spadok.compare.services import comparable, fetch_master
+
+        ensure_migrated()
+        capture = Capture.objects.filter(id=name).first()
+        if capture is None:
+            raise SpadokError("input.not_found", f"capture {name}")
+        if not comparable(capture):
+            raise SpadokError(
+                "compare.not_comparable", f"the capture {name} is not a processed model"
+            )
+        return fetch_master(capture, workdir)
+    found = list(inputs.expand([path], workdir))
+    units = [u for u in found if isinstance(u, inputs.Unit)]
+    if len(units) == 1:
+        return units[0]
+    failure = next((u for u in found if isinstance(u, inputs.Failed)), None)
+    if failure is not None:
+        raise failure.error
+    raise SpadokError("input.no_model", f"{path.name} (it holds {len(units)} models; name one)")
+
+
+def _compare_params(args: argparse.Namespace) -> Any:
+    from spadok.core.compare import parse_params
+    from spadok.core.errors import SpadokError
+
+    data: dict[str, Any] = {
+        "samples": args.samples,
+        "heatmap_on": args.heatmap_on,
+        "refine": not args.no_refine,
+        "seed": args.seed,
+    }
+    if args.threshold is not None:
+        data["threshold"] = args.threshold
+    if args.translate:
+        data["translate"] = args.translate
+    if args.rotate:
+        data["rotate"] = args.rotate
+    if args.initial:
+        try:
+            text = (
+                Path(args.initial).read_text("utf-8")
+                if Path(args.initial).is_file()
+                else args.initial
+            )
+            value = json.loads(text)
+        except (OSError, ValueError):
+            raise SpadokError(
+                "compare.bad_parameters",
+                "--initial must be a 4x4 matrix in JSON, or a file holding one "
+                "(a report.json starts from its alignment)",
+            ) from None
+        if isinstance(value, dict):  # a report.json: start from its alignment
+            value = value.get("alignment", {}).get("transform", value.get("transform"))
+        data["initial"] = value
+    return parse_params(data)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Two captures of one thing: OUT/heatmap.glb, before.glb, after.glb and report.json."""
+    from django.conf import settings
+
+    from spadok.core.compare import compare_files
+    from spadok.core.errors import SpadokError
+
+    out = Path(args.output)
+    progress = None
+    if sys.stderr.isatty() and not args.json:
+
+        def progress(step: str, fraction: float) -> None:
+            print(f"\r{round(fraction * 100):3d}%  {step:<10}", end="", file=sys.stderr, flush=True)
+
+    result: dict[str, Any] = {"before": args.before, "after": args.after, "output": str(out)}
+    try:
+        with tempfile.TemporaryDirectory(prefix="spadok-compare-") as tmp:
+            params = _compare_params(args)
+            before = _compare_input(args.before, Path(tmp) / "before")
+            after = _compare_input(args.after, Path(tmp) / "after")
+            report = compare_files(
+                before.primary,
+                after.primary,
+                out,
+                params,
+                before_root=before.root,
+                after_root=after.root,
+                limits=settings.SPADOK.limits,
+                progress=progress,
+            )
+    except SpadokError as exc:
+        result.update(status="error", error=exc.as_dict(), report=None)
+    except Exception as exc:  # a bug, not the user's fault: no traceback for the user
+        log.exception("compare of %s and %s failed", args.before, args.after)
+        err = SpadokError("processing.failed", type(exc).__name__)
+        result.update(status="error", error=err.as_dict(), report=None)
+    else:
+        ok = report.verdict != "failed"
+        result.update(status="ok" if ok else "failed", error=report.error, report=report.as_dict())
+    finally:
+        if progress is not None:
+            print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    elif result["status"] == "error" or result["status"] == "failed":
+        err = result["error"]
+        print(f"{result['status']}  {args.before} → {args.after}  [{err['code']}] {err['message']}")
+    else:
+        print(_compare_summary(result["report"], out))
+    return 0 if result["status"] == "ok" else 1
+
+
+def _compare_summary(report: dict[str, Any], out: Path) -> str:
+    unit = report.get("unit")
+    length = unit or "model units"
+    area = "m²" if unit == "m" else "square model units"
+    volume = "m³" if unit == "m" else "cubic model units"
+
+    def num(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.4g}"
+
+    lines = [
+        f"{report['verdict']:<9} → {out}",
+        f"  alignment: {report['alignment'].get('method')}, RMS {num(report.get('rms'))} {length}, "
+        f"overlap {num((report.get('overlap') or 0) * 100)}%",
+        f"  threshold: {num(report['threshold'].get('threshold'))} {length} "
+        f"({report['threshold'].get('source')})",
+        f"  changed area: {num(report.get('changed_area'))} {area} (lost "
+        f"{num(report.get('changed_area_lost'))}, added {num(report.get('changed_area_added'))})",
+        f"  volume ({report['volume'].get('method')}): lost {num(report.get('lost_volume'))} "
+        f"{volume}, added {num(report.get('added_volume'))} {volume}",
+    ]
+    if not report.get("scale_known"):
+        lines.append(f"  {report.get('scale_note')}")
+    return "\n".join(lines)
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
@@ -589,17 +741,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("import-sites", help="import lists of heritage sites (CSV, GeoJSON)")
+    p = sub.add_parser(
+        "import-sites", help="import lists of heritage sites and their damage (CSV, GeoJSON)"
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    p.add_argument(
-        "--format", default="auto", choices=["auto", "wikidata", "unesco", "csv", "geojson"]
-    )
+    p.add_argument("--format", default="auto", choices=list(REGISTRY_FORMATS))
     p.add_argument(
         "--map", action="append", metavar="FIELD=COLUMN",
         help="which column holds a field (name, name_uk, lat, lon, wikidata, id.SCHEME, ...)",
     )  # fmt: skip
     p.add_argument("--source", help="the list's name in the provenance (default: the format)")
+    p.add_argument(
+        "--standing", choices=list(DAMAGE_STANDINGS),
+        help="whose account a CSV/GeoJSON list's damage is (default: other; UNESCO-verified "
+        "only for unesco); a damage_standing column wins",
+    )  # fmt: skip
     p.set_defaults(func=cmd_import_sites)
 
     p = sub.add_parser("import-regions", help="import region boundaries (geoBoundaries ADM1)")
@@ -629,6 +786,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object with the report on stdout")
     p.add_argument("--max-image-size", type=int, default=1600, help="longest side used, pixels")
     p.set_defaults(func=cmd_reconstruct)
+
+    p = sub.add_parser("compare", help="measure what changed between two captures of one thing")
+    p.add_argument(
+        "before", metavar="BEFORE", help="the earlier capture: a model file or a capture id"
+    )
+    p.add_argument("after", metavar="AFTER", help="the later capture: a model file or a capture id")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for the results")
+    p.add_argument("--json", action="store_true", help="one JSON object with the report on stdout")
+    p.add_argument(
+        "--threshold", type=float, help="distance that counts as change (default: 3x noise)"
+    )
+    p.add_argument("--samples", type=int, default=200_000, help="surface points per capture")
+    p.add_argument("--heatmap-on", choices=["after", "before"], default="after")
+    p.add_argument("--initial", metavar="MATRIX", help="4x4 start transform (JSON, or a file; a "
+                   "report.json starts from its alignment)")  # fmt: skip
+    p.add_argument("--translate", type=float, nargs=3, metavar=("X", "Y", "Z"))
+    p.add_argument("--rotate", type=float, nargs=3, metavar=("RX", "RY", "RZ"), help="degrees")
+    p.add_argument("--no-refine", action="store_true", help="take the start transform as it is")
+    p.add_argument("--seed", type=int, default=0, help="random seed (sampling, RANSAC)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("manage", help="Django management commands", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)

@@ -25,6 +25,13 @@ CREDITED = "Volunteer Dnipro-Lights"  # a display name its owner asked to be cre
 CAPTURE_LAT, CAPTURE_LON = 49.842_713, 24.031_586
 SENSITIVE_LAT, SENSITIVE_LON = 50.451_237, 30.523_461
 HIDDEN_TITLES = ("SEALED-ikonostas-4471", "EMBARGOED-vault-8812", "DRAFT-fresco-3307")
+# The curator who records damage, and accounts of damage the public must not see.
+DAMAGE_CURATOR = ("olha_damage_recorder", "olha.recorder@example.org", "curator-hidden-olha")
+HIDDEN_DAMAGE = (
+    "INTERNAL-DAMAGE-NOTE-5521",
+    "SEALED-DAMAGE-NOTE-9034",
+    "RETRACTED-DAMAGE-NOTE-1187",
+)
 PUBLIC_COUNT = 7  # plus one whose embargo has ended: eight public records
 
 
@@ -37,6 +44,7 @@ class Seed:
     credited: Any = None
     token: str = ""  # the contributor's API token
     draft: Any = None
+    damage: list[Any] = field(default_factory=list)  # the public damage events
 
 
 @pytest.fixture
@@ -131,4 +139,46 @@ def archive(make_capture, django_user_model) -> Seed:  # noqa: F811
         if visibility == Visibility.DRAFT:
             seed.draft = record
     assert Record.objects.count() == PUBLIC_COUNT + 1 + len(HIDDEN_TITLES)
+    _damage(seed, django_user_model)
     return seed
+
+
+def _damage(seed: Seed, django_user_model: Any) -> None:
+    """Accounts of damage: public ones, and ones that must stay in the archive."""
+    from spadok.accounts import services as accounts
+    from spadok.catalogue.models import Visibility
+    from spadok.damage import services as damage
+
+    username, email, display = DAMAGE_CURATOR
+    curator = django_user_model.objects.create_user(
+        username=username, email=email, password="x-long-password-3"
+    )
+    accounts.profile_ensure(user=curator, display_name=display)
+    internal, sealed, retracted = HIDDEN_DAMAGE
+    seed.damage.append(
+        damage.damage_event_create(
+            by=curator, site=seed.sites["church"], kind="threatened", standing="ministry",
+            source_name="Ministry of Culture", source_url="https://www.unesco.org/en/articles/example",
+            date_start="2022-03", references=["https://example.org/report"],
+        )
+    )  # fmt: skip
+    seed.damage.append(
+        damage.damage_event_create(
+            by=curator, site=seed.sites["sensitive"], kind="damaged", standing="unesco",
+            date_start="2023-07-23", date_end="2023-07-25", description="Hit by a missile.",
+        )
+    )  # fmt: skip
+    damage.damage_event_create(
+        by=curator, site=seed.sites["sensitive"], kind="looted", standing="field",
+        public=False, description=internal,
+    )  # fmt: skip
+    hidden = next(r for r in seed.hidden if r.visibility == Visibility.SEALED)
+    damage.damage_event_create(
+        by=curator, record=hidden, kind="damaged", standing="capture",
+        capture=hidden.captures.first(), description=sealed,
+    )  # fmt: skip
+    wrong = damage.damage_event_create(
+        by=curator, site=seed.sites["empty"], kind="destroyed", standing="news",
+        description=retracted,
+    )  # fmt: skip
+    damage.damage_event_retract(event=wrong, by=curator, reason="another monument")

@@ -15,7 +15,9 @@ from django.test import Client
 from tests.api.conftest import (
     CAPTURE_LAT,
     CAPTURE_LON,
+    DAMAGE_CURATOR,
     EMAIL,
+    HIDDEN_DAMAGE,
     HIDDEN_TITLES,
     SENSITIVE_LAT,
     SENSITIVE_LON,
@@ -38,6 +40,9 @@ def _urls(archive) -> list[str]:  # type: ignore[no-untyped-def]
     urls = ["/api/records?limit=100", "/api/sites?limit=100", "/api/openapi.json"]
     for site in archive.sites.values():
         urls.append(f"/api/sites/{site.id}")
+    urls.append("/damage/")
+    for table in ("by-region", "by-kind", "by-standing", "by-month", "coverage"):
+        urls += [f"/damage/stats/{table}.json", f"/damage/stats/{table}.csv"]
     for record in public:
         page = f"http://testserver/records/{record.id}/"
         urls += [
@@ -84,6 +89,8 @@ def test_no_api_answer_carries_hidden_or_identifying_data(archive, settings) -> 
         "volunteer-hidden",  # the display name of a contributor who did not ask for credit
         "SECRET-ADDRESS",
         *HIDDEN_TITLES,
+        *DAMAGE_CURATOR,
+        *HIDDEN_DAMAGE,
         *(r.id for r in archive.hidden),
         *(c.id for r in archive.hidden for c in r.captures.all()),
         *_points(),
@@ -91,16 +98,22 @@ def test_no_api_answer_carries_hidden_or_identifying_data(archive, settings) -> 
     anonymous = Client()
     token = Client(headers={"Authorization": f"Bearer {archive.token}"})
     checked = 0
-    for client in (anonymous, token):
-        for url in _urls(archive):
-            response = client.get(url)
-            assert response.status_code in (200, 404), (url, response.status_code)
-            # OAI-PMH echoes the request's own arguments (a hidden id asked for): not a leak.
-            text = re.sub(r"<request[^>]*>.*?</request>", "", _body(response), flags=re.S)
-            found = [s for s in secrets if s in text]
-            assert not found, f"{url} shows {found}"
-            checked += 1
+    # The site pages as the public sees them (a signed-in contributor also sees their drafts).
+    pages = [(anonymous, f"/sites/{site.id}/") for site in archive.sites.values()]
+    for client, url in [(c, u) for c in (anonymous, token) for u in _urls(archive)] + pages:
+        response = client.get(url)
+        assert response.status_code in (200, 404), (url, response.status_code)
+        # OAI-PMH echoes the request's own arguments (a hidden id asked for): not a leak.
+        text = re.sub(r"<request[^>]*>.*?</request>", "", _body(response), flags=re.S)
+        found = [s for s in secrets if s in text]
+        assert not found, f"{url} shows {found}"
+        checked += 1
     assert checked > 60
     # And the public answers do carry the public data (the sweep saw real content).
     text = _body(anonymous.get("/oai?verb=ListRecords&metadataPrefix=edm"))
     assert all(r.title in text for r in archive.public)
+    # and the public accounts of damage are there, with their sources
+    text = _body(anonymous.get(f"/api/sites/{archive.sites['church'].id}"))
+    assert archive.damage[0].id in text and "https://www.unesco.org/en/articles/example" in text
+    text = _body(anonymous.get(f"/api/sites/{archive.sites['sensitive'].id}"))
+    assert archive.damage[1].id in text and "Hit by a missile." in text

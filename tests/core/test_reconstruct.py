@@ -271,3 +271,39 @@ def test_cli_reports_a_failed_capture_and_a_non_capture(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "report.json").is_file()
     code, lines = _cli(tmp_path / "home", str(tmp_path / "nothing"), "-o", str(tmp_path / "o2"))
     assert code == 1 and lines[0]["error"]["code"] == "input.not_found"
+
+
+def test_a_calibration_file_fixes_the_intrinsics(tmp_path: Path) -> None:
+    """A K.txt beside the photos (openMVG's layout) is taken as the camera, scaled with the
+    photos and in COLMAP's pixel convention; a malformed one is ignored."""
+    from spadok.core.reconstruct import sfm
+
+    par = _temple_par()
+    names = sorted(par)[:8]
+    folder = _subset(tmp_path, names)
+    K = par[names[0]][0]
+    (folder / "K.txt").write_text("\n".join(" ".join(f"{v:.6f}" for v in row) for row in K))
+    report = Report(input="temple")
+    capture = inputs.load(folder, tmp_path / "work", report, max_size=320)
+    assert capture.info["calibration"] == "K.txt"
+    frame = capture.frames[0]
+    scale = frame.width / 640
+    assert frame.K is not None
+    assert frame.K[0, 0] == pytest.approx(K[0, 0] * scale)
+    assert frame.K[1, 1] == pytest.approx(K[1, 1] * scale)
+    assert frame.K[0, 2] == pytest.approx((K[0, 2] + 0.5) * scale - 0.5)
+    report = Report(input="temple")
+    capture = inputs.load(folder, tmp_path / "full", report, max_size=640)
+    frame = capture.frames[0]
+    sparse = sfm.run(capture, tmp_path / "full", report)
+    assert sparse is not None and report.extra["intrinsics"] == "calibration"
+    (camera,) = sparse.reconstruction.cameras.values()
+    assert camera.model_name == "PINHOLE"
+    # kept as given: neither focal length nor principal point moved in the adjustment
+    assert list(camera.params) == pytest.approx(
+        [frame.K[0, 0], frame.K[1, 1], frame.K[0, 2] + 0.5, frame.K[1, 2] + 0.5]
+    )
+
+    (folder / "K.txt").write_text("1520.4 0 302.3\n0 1525.9\n")  # eight numbers: not a matrix
+    other = Report(input="temple")
+    assert "calibration" not in inputs.load(folder, tmp_path / "w2", other, max_size=320).info

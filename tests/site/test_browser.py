@@ -164,7 +164,12 @@ def test_record_page_on_a_phone(browser, live_server, make_capture, tmp_path) ->
         )
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"horizontal scrolling on a phone: {widths}"
+    # A phone browser widens its layout to fit what overflows, so also check that every
+    # menu link and the language buttons lie inside the phone's 390 pixels.
     page.evaluate("window.scrollTo(0, 0)")
+    for item in [*page.locator(".site-nav a").all(), page.locator(".lang__buttons")]:
+        box_ = item.bounding_box()
+        assert box_ is not None and box_["x"] + box_["width"] <= 390 + 0.5, item
     page.screenshot(path=str(tmp_path / "record-phone.png"), full_page=True)
     page.goto(live_server.url + "/records/")
     expect(page.locator(".card").first).to_be_visible()

@@ -64,7 +64,7 @@ def test_capture_kinds_are_told_by_content_and_layout(tmp_path: Path) -> None:
 def roles_params_ok(capture) -> bool:  # type: ignore[no-untyped-def]
     """The model records what made it: the pipeline version and the settings."""
     model = capture.derivatives.get(role="reconstruction")
-    return model.params["rgbd_voxel"] == 0.03 and "pycolmap" in model.tool
+    return model.params["rgbd_voxel"] == 0.04 and "pycolmap" in model.tool
 
 
 # -- the archive's processing -----------------------------------------------------
@@ -89,12 +89,13 @@ def test_a_lidar_capture_becomes_a_model_at_device_scale(
     from spadok.catalogue.storage import get_storage
 
     # coarser than the archive's defaults, to keep the test short; same code path
-    monkeypatch.setitem(reconstruction.OPTIONS, "rgbd_voxel", 0.03)
-    monkeypatch.setitem(reconstruction.OPTIONS, "texture_size", 1024)
+    monkeypatch.setitem(reconstruction.OPTIONS, "rgbd_voxel", 0.04)
+    monkeypatch.setitem(reconstruction.OPTIONS, "texture_size", 512)
     folder = data(*CHAIR)
-    kinds = (("frame", "json"), ("depth", "png"), ("conf", "png"), ("frame", "jpg"))
-    every_third = {f"{p}_{i:05d}.{e}" for i in range(0, 70, 3) for p, e in kinds}
-    upload = _zip(folder, tmp_path / "chair lidar.zip", [*every_third, "info.json", "export.obj"])
+    # every pose and photo, the depth of every fifth frame
+    names = {p.name for p in folder.glob("frame_*")}
+    names |= {f"{kind}_{i:05d}.png" for i in range(0, 70, 5) for kind in ("depth", "conf")}
+    upload = _zip(folder, tmp_path / "chair lidar.zip", [*names, "info.json", "export.obj"])
     capture = _received(upload, "Chair")
     assert services.capture_process(capture_id=capture.id) == "done"
 

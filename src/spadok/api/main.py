@@ -43,3 +43,6 @@ api.add_router("/oembed", oembed.router)
 # Search is another app's router; mounted when that app provides it.
 if importlib.util.find_spec("spadok.search.api") is not None:
     api.add_router("/search", "spadok.search.api.router")
+# Campaigns' "tasks near me", for signed-in volunteers (a personal API token).
+if importlib.util.find_spec("spadok.campaigns.api") is not None:
+    api.add_router("/tasks", "spadok.campaigns.api.router")

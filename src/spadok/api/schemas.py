@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 from ninja import Schema
 from pydantic import Field
 
+from spadok.core.registry import damage as damage_vocabulary
 from spadok.sites.models import DamageStatus, SiteType
 
 # Offsets past this are refused: deep pages are for harvesters, which have OAI-PMH.
@@ -101,8 +102,47 @@ class RecordRef(Schema):
     api_url: str
 
 
+DamageKindName = Literal["damaged", "destroyed", "looted", "threatened"]
+SeverityName = Literal["unknown", "minor", "moderate", "severe", "total"]
+StandingName = Literal["unesco", "ministry", "field", "capture", "news", "volunteer", "other"]
+assert get_args(DamageKindName) == damage_vocabulary.KINDS, "DamageKindName is stale"
+assert get_args(SeverityName) == damage_vocabulary.SEVERITIES, "SeverityName is stale"
+assert get_args(StandingName) == damage_vocabulary.STANDINGS, "StandingName is stale"
+
+
+class DamageRecordRef(Schema):
+    id: str
+    title: str
+    url: str
+
+
+class DamageEventOut(Schema):
+    """One account of damage: what, when (as precise as published), by whose account."""
+
+    id: str
+    kind: DamageKindName
+    severity: SeverityName
+    date_start: dt.date | None = Field(description="A month or a year is given as its first day.")
+    date_end: dt.date | None = Field(description="The end of a period; null for one date.")
+    date_precision: Literal["day", "month", "year"] | None
+    date_as_published: str
+    standing: StandingName = Field(description="Whose account it is.")
+    verified: bool = Field(description="True only for UNESCO's verification (standing unesco).")
+    source_name: str
+    source_url: str | None
+    source_document: str
+    references: list[str]
+    description: str
+    record: DamageRecordRef | None = Field(description="The public record it is about, if any.")
+    capture_id: str | None
+    recorded_at: dt.datetime = Field(description="When the archive recorded the account.")
+
+
 class SiteDetail(SiteOut):
     records: list[RecordRef]
+    damage_events: list[DamageEventOut] = Field(
+        description="The site's public damage events, oldest first."
+    )
 
 
 class DerivativeOut(Schema):

@@ -185,7 +185,11 @@ def _capture_page(
     record = capture.record
     own = capture.contributor_id == request.user.pk
     if form is None and own:
-        form = DescribeForm(initial=_initial(capture))
+        initial = _initial(capture)
+        asked = request.GET.get("site", "")[:40]
+        if not initial["site"] and asked and Site.objects.filter(pk=asked).exists():
+            initial["site"] = asked  # a campaign's task links here with its site
+        form = DescribeForm(initial=initial)
     query = request.GET.get("q", "")
     found = [r for r in selectors.records_by_title(query, user=request.user) if r.pk != record.pk]
     suggested = capture.suggested_record

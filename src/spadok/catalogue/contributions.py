@@ -32,6 +32,7 @@ from spadok.catalogue.models import (
     ReviewDecision,
     Visibility,
 )
+from spadok.catalogue.signals import send_capture_changed
 from spadok.core.errors import SpadokError
 from spadok.evidence.services import custody_append
 from spadok.preservation import services as preservation
@@ -288,6 +289,7 @@ def capture_describe(
         )
     _write_metadata([capture.id])
     refresh_records([record.id])
+    send_capture_changed(capture.id)
     return capture
 
 
@@ -470,6 +472,7 @@ def review_decide(
                 data={"from": data["from_visibility"], "to": visibility, "capture": capture.id},
             )
     log.info("capture %s: %s by user %s", capture.id, decision, actor.pk)
+    send_capture_changed(capture.id)
     _write_metadata(touched)
     refresh_records([record.id, *([target_record.pk] if target_record is not None else [])])
     return row

@@ -14,9 +14,13 @@ Anything else is a 404, never a 403: a hidden record does not exist.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+import hashlib
+from functools import cache
+from typing import Any, Literal
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 
@@ -79,11 +83,36 @@ def _public_q() -> Q:
     )
 
 
+def public_since(record: Record) -> dt.date | None:
+    """The first day on which everyone may see ``record``; None while it stays hidden.
+
+    The same rule as :func:`visible_q` for the public, as a value that can be
+    stored beside a copy of the record (the search index) and compared with the
+    day at read time, so that an embargo ends on its day without a re-index.
+    """
+    if record.visibility in OPEN_VISIBILITIES:
+        return dt.date.min
+    if record.visibility == Visibility.EMBARGOED and record.embargo_until is not None:
+        return record.embargo_until
+    return None
+
+
+def is_public(record: Record) -> bool:
+    """Whether everyone may see ``record`` today (:func:`public_since`, no query)."""
+    since = public_since(record)
+    return since is not None and since <= timezone.localdate()
+
+
+def sees_only_public(user: Any) -> bool:
+    """Whether :func:`visible_q` gives ``user`` exactly what everyone sees."""
+    return user_role(user) is None
+
+
 def visible_q(user: Any) -> Q:
     """The records ``user`` may see, as a filter on Record."""
     q = _public_q()
     role = user_role(user)
-    if role is None:
+    if role is None:  # the anonymous, the inactive, accounts without a role
         return q
     q |= Q(visibility=Visibility.DRAFT, captures__contributor_id=user.pk)
     if role in REVIEW_ROLES:
@@ -100,18 +129,35 @@ def visible_records(user: Any) -> QuerySet[Record]:
 
     The rule joins captures and readers, so it runs as a correlated EXISTS (one
     row per record, and ~20× faster than ``pk IN (subquery)`` at 40k records).
+    What everyone sees joins nothing and is a plain filter.
     """
+    if sees_only_public(user):
+        return Record.objects.filter(_public_q())
     visible = Record.objects.filter(visible_q(user), pk=OuterRef("pk"))
     return Record.objects.filter(Exists(visible))
 
 
-def _with_ready_captures(records: QuerySet[Record]) -> QuerySet[Record]:
-    ready = Capture.objects.filter(state=CaptureState.READY).prefetch_related(
+def _captures_prefetch(*, every: bool) -> list[Prefetch]:
+    captures = Capture.objects.all() if every else Capture.objects.filter(state=CaptureState.READY)
+    captures = captures.select_related("contributor__profile").prefetch_related(
         Prefetch("derivatives", queryset=Derivative.objects.order_by("role"))
     )
-    return records.annotate(n_captures=Count("captures", distinct=True)).prefetch_related(
-        Prefetch("captures", queryset=ready)
+    return [Prefetch("captures", queryset=captures.order_by("-created_at"))]
+
+
+def _with_captures(records: QuerySet[Record], *, every: bool = False) -> QuerySet[Record]:
+    """Records with their site and region (not its boundary) and their ready captures
+    (``every``: captures in any state), newest first, each with its derivatives and its
+    contributor's profile (for the credit): three queries, however many captures."""
+    return (
+        records.select_related("site__region")
+        .defer("site__region__geometry")
+        .prefetch_related(*_captures_prefetch(every=every))
     )
+
+
+def _with_ready_captures(records: QuerySet[Record]) -> QuerySet[Record]:
+    return _with_captures(records)
 
 
 def record_list_public() -> QuerySet[Record]:
@@ -119,18 +165,91 @@ def record_list_public() -> QuerySet[Record]:
     return _with_ready_captures(visible_records(None)).order_by("-created_at")
 
 
-def access_record(user: Any, record_id: str, *, action: str | None = "view") -> Record:
+def access_record(
+    user: Any,
+    record_id: str,
+    *,
+    action: str | None = "view",
+    captures: Literal["ready", "every", "none"] = "ready",
+) -> Record:
     """The record if this user may see it; otherwise 404 (never say it exists).
 
     An access to a sealed record is written to the custody log as ``action``
-    (None: the caller logs it, with the capture it opens).
+    (None: the caller logs it, with the capture it opens). ``record.captures``
+    holds its ready captures, newest first, with their derivatives; ``every``:
+    captures in any state (the record's page lists them all); ``none``: only the
+    record's own row is read (one query; :func:`load_captures` can follow).
     """
-    record = _with_ready_captures(visible_records(user)).filter(id=record_id).first()
+    records = visible_records(user).filter(id=record_id).order_by()  # the id is unique
+    if captures != "none":
+        records = _with_captures(records, every=captures == "every")
+    record = next(iter(records[:1]), None)
     if record is None:
         raise Http404("no such record")
     if record.visibility == Visibility.SEALED and action is not None:
         log_sealed_access(user, record, None, action)
     return record
+
+
+def load_captures(record: Record, *, every: bool = False) -> None:
+    """What :func:`access_record` loads with its record, for a record read without it."""
+    from spadok.sites.models import Site
+
+    site = Site.objects.select_related("region").defer("region__geometry")
+    prefetch_related_objects(
+        [record], Prefetch("site", queryset=site), *_captures_prefetch(every=every)
+    )
+
+
+@cache
+def _stamp_sql() -> tuple[str, str, str]:
+    """Plain SQL over every column the record page shows (no ORM: this runs on every
+    public request, and compiling three querysets costs more than the page it saves)."""
+    from spadok.accounts.models import Profile
+    from spadok.sites.models import Region, Site
+
+    q = connection.ops.quote_name
+
+    def cols(model: Any, alias: str) -> str:
+        return ", ".join(f"{alias}.{q(f.column)}" for f in model._meta.concrete_fields)
+
+    capture, derivative = q(Capture._meta.db_table), q(Derivative._meta.db_table)
+    contributor = q(Capture._meta.get_field("contributor").column)
+    record_col = q(Capture._meta.get_field("record").column)
+    captures = (
+        f"SELECT {cols(Capture, 'c')}, p.{q('display_name')}, p.{q('credit_me')} "
+        f"FROM {capture} c LEFT JOIN {q(Profile._meta.db_table)} p "
+        f"ON p.{q(Profile._meta.get_field('user').column)} = c.{contributor} "
+        f"WHERE c.{record_col} = %s ORDER BY c.{q('id')}"
+    )
+    derivatives = (
+        f"SELECT {cols(Derivative, 'd')} FROM {derivative} d "
+        f"WHERE d.{q(Derivative._meta.get_field('capture').column)} IN "
+        f"(SELECT {q('id')} FROM {capture} WHERE {record_col} = %s) ORDER BY d.{q('id')}"
+    )
+    site = (
+        f"SELECT {cols(Site, 's')}, r.{q('names')} FROM {q(Site._meta.db_table)} s "
+        f"LEFT JOIN {q(Region._meta.db_table)} r "
+        f"ON r.{q('code')} = s.{q(Site._meta.get_field('region').column)} "
+        f"WHERE s.{q('id')} = %s"
+    )
+    return captures, derivatives, site
+
+
+def record_page_stamp(record: Record) -> str:
+    """A digest of everything the record's page shows about it: the record, its
+    captures, their derivatives and the credit their contributors chose, its site
+    and region. Equal digests, equal pages (for the same reader, language and host)."""
+    captures, derivatives, site = _stamp_sql()
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr([getattr(record, f.attname) for f in Record._meta.concrete_fields]).encode())
+    with connection.cursor() as cursor:
+        for sql, key in ((captures, record.pk), (derivatives, record.pk), (site, record.site_id)):
+            if key is None:
+                continue
+            cursor.execute(sql, [key])
+            digest.update(repr(cursor.fetchall()).encode())
+    return digest.hexdigest()
 
 
 def log_sealed_access(user: Any, record: Record, capture: Capture | None, action: str) -> None:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from spadok.catalogue.contributions import contributor_metadata
 from spadok.catalogue.models import Capture, CaptureState, Derivative, Record, Visibility
 from spadok.catalogue.reconstruction import reconstruct_capture
+from spadok.catalogue.signals import send_capture_changed
 from spadok.catalogue.storage import get_storage
 from spadok.core import inputs, pipeline
 from spadok.core.derive.policy import POLICY_NAME, POLICY_VERSION, DerivativeFile, policy_table
@@ -483,6 +484,7 @@ def _processing_failed(capture: Capture, exc: SpadokError) -> str:
         state=CaptureState.FAILED, error_code=exc.code, error_message=exc.message
     )
     custody_append(capture=capture, action="processing.failed", data={"error": exc.code})
+    send_capture_changed(capture.id)
     return f"failed:{exc.code}"
 
 
@@ -526,4 +528,5 @@ def _finish_processing(
         )
     preservation.replicate(capture_id)
     refresh_records([capture.record_id])
+    send_capture_changed(capture_id)
     return "done"

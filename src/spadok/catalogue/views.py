@@ -5,11 +5,15 @@ from __future__ import annotations
 import mimetypes
 from typing import Any
 
+from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from spadok.catalogue import presenters, selectors
@@ -46,34 +50,78 @@ def browse(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def record_page(request: HttpRequest, record_id: str) -> HttpResponse:
-    record = selectors.access_record(request.user, record_id)
-    views = [
-        presenters.capture_view(record, c, request.user) for c in selectors.record_captures(record)
-    ]
-    reviewer = selectors.may_review(request.user)
-    for view in views:
-        own = view.capture.contributor_id == request.user.pk and request.user.is_authenticated
-        view.location = presenters.location_for(record, view.capture, exact=reviewer or own)
-        if reviewer or own:
-            view.manage_url = reverse("catalogue:capture", args=[record.id, view.capture.id])
-    shown = next((v for v in views if v.ready), None)
-    staff = request.user.is_active and request.user.is_staff
-    if staff:
-        _add_history(views)
-    response = render(
-        request,
-        "catalogue/record.html",
-        {"record": record, "shown": shown, "captures": views},
-    )
-    if staff or not _is_open(record) or request.user.is_authenticated:
+    user = request.user
+    if user.is_authenticated:
+        record = selectors.access_record(user, record_id, captures="every")
+        parts = _record_parts(request, record)
+    else:
+        # The public's page of a public record is the same for everyone: kept.
+        record = selectors.access_record(user, record_id, captures="none")
+        parts = _public_parts(request, record)
+    response = render(request, "catalogue/record.html", {"record": record, "parts": parts})
+    staff = user.is_active and user.is_staff
+    if staff or not _is_open(record) or user.is_authenticated:
         # A shared cache must never keep a staff, private or personal version.
         patch_cache_control(response, private=True, no_store=True)
     return response
 
 
+def _public_parts(request: HttpRequest, record: Record) -> dict[str, str]:
+    """The head and body of the page as the public sees it, kept by each process
+    under the digest of everything they show (:func:`selectors.record_page_stamp`),
+    the language and the host: a change to the record, a capture, a derivative, a
+    credit or the site makes them again on the next request.
+
+    Only for readers who are not signed in, and only for public records: nothing
+    in them depends on who asks. Whether the record may be shown is checked on
+    every request, before this.
+    """
+    if not _is_open(record):
+        selectors.load_captures(record, every=True)
+        return _record_parts(request, record)
+    key = ":".join(
+        [
+            "record-page",
+            record.id,
+            selectors.record_page_stamp(record),
+            get_language() or "",
+            request.scheme or "",
+            request.get_host(),
+        ]
+    )
+    pages = caches["pages"]
+    parts = pages.get(key)
+    if parts is None:
+        selectors.load_captures(record, every=True)
+        parts = _record_parts(request, record)
+        pages.set(key, parts)
+    # Our own rendered templates, kept as strings.
+    return {name: mark_safe(html) for name, html in parts.items()}
+
+
+def _record_parts(request: HttpRequest, record: Record) -> dict[str, str]:
+    """The page's head (metadata, viewer scripts) and body for this reader."""
+    user = request.user
+    views = [presenters.capture_view(record, c, user) for c in record.captures.all()]
+    reviewer = selectors.may_review(user)
+    for view in views:
+        own = view.capture.contributor_id == user.pk and user.is_authenticated
+        view.location = presenters.location_for(record, view.capture, exact=reviewer or own)
+        if reviewer or own:
+            view.manage_url = reverse("catalogue:capture", args=[record.id, view.capture.id])
+    shown = next((v for v in views if v.ready), None)
+    if user.is_active and user.is_staff:
+        _add_history(views)
+    context = {"record": record, "shown": shown, "captures": views}
+    return {
+        "head": render_to_string("catalogue/partials/record_head.html", context, request),
+        "content": render_to_string("catalogue/partials/record_content.html", context, request),
+    }
+
+
 def _is_open(record: Record) -> bool:
     """Whether anyone may see it (the public set of :mod:`selectors`)."""
-    return selectors.visible_records(None).filter(pk=record.pk).exists()
+    return selectors.is_public(record)
 
 
 def _add_history(views: list[presenters.CaptureView]) -> None:

@@ -175,8 +175,9 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "registry.unknown_format": (
         "The list {detail} is not a format the importer knows.",
-        "Use a Wikidata query result (CSV), the UNESCO damaged-sites CSV, or a CSV or "
-        "GeoJSON file with --format csv|geojson and --map field=column.",
+        "Use a Wikidata query result (CSV), the UNESCO damaged-sites CSV (or the Science at "
+        "Risk list in its template), a Linked4Resilience export, or a CSV or GeoJSON file "
+        "with --format csv|geojson and --map field=column.",
     ),
     "registry.bad_mapping": (
         "The column mapping is not usable: {detail}.",
@@ -190,6 +191,15 @@ CODES: dict[str, tuple[str, str]] = {
     "registry.bad_regions": (
         "The regions file {detail} is not a geoBoundaries ADM1 GeoJSON of Ukraine.",
         "Use geoBoundaries-UKR-ADM1.geojson (features with shapeISO and shapeName).",
+    ),
+    # Damage events (the form on a site's or record's page, spadok import-sites).
+    "damage.invalid_event": (
+        "The damage event is not valid: {detail}.",
+        "Correct the field named and save again.",
+    ),
+    "damage.retracted": (
+        "The damage event {detail} was retracted and can no longer be changed.",
+        "Record a new event with the corrected account instead.",
     ),
     # Evidence dossiers and the archive's signing key (spadok dossier, spadok verify).
     "evidence.not_found": (
@@ -272,6 +282,77 @@ CODES: dict[str, tuple[str, str]] = {
     "reconstruct.unreadable_video": (
         "The video {detail} cannot be decoded.",
         "Export it again as MP4 (H.264) or MOV, or upload photos instead.",
+    ),
+    # Campaigns: tasks, claims and their areas (spadok.campaigns).
+    "campaign.not_found": (
+        "There is no campaign or task {detail}.",
+        "Open the list of campaigns and choose one from there.",
+    ),
+    "campaign.closed": (
+        "The campaign {detail} is not handing out tasks.",
+        "Choose a task of a campaign that is running now.",
+    ),
+    "campaign.not_member": (
+        "You have not joined the campaign {detail}.",
+        "Join the campaign first, then claim a task.",
+    ),
+    "campaign.task_taken": (
+        "Another volunteer holds this task until {detail}.",
+        "Choose another task near you; this one opens again if its claim runs out.",
+    ),
+    "campaign.task_done": (
+        "This task is done: {detail}.",
+        "Choose another task near you.",
+    ),
+    "campaign.not_claimed": (
+        "You do not hold this task: {detail}.",
+        "Claim it first, or choose another task.",
+    ),
+    "campaign.too_many_claims": (
+        "You already hold {detail} tasks.",
+        "Finish or release one of them before you claim another.",
+    ),
+    "campaign.forbidden": (
+        "Only the campaign's coordinators and curators may {detail}.",
+        "Ask a coordinator of the campaign.",
+    ),
+    "campaign.bad_area": (
+        "The campaign's area is not usable: {detail}.",
+        "Give a region, a box west,south,east,north in degrees, or a GeoJSON polygon.",
+    ),
+    "campaign.bad_input": (
+        "A field is not usable: {detail}.",
+        "Correct it and send the form again.",
+    ),
+    "campaign.bad_place": (
+        "The place is not usable: {detail}.",
+        "Let the browser use your location, click the map, or name a settlement.",
+    ),
+    "campaign.auth_required": (
+        "Tasks are shown to signed-in volunteers only{detail}.",
+        "Sign in, or send a personal API token as Authorization: Bearer TOKEN.",
+    ),
+    "campaign.too_many_sites": (
+        "Too many sites: {detail}.",
+        "Narrow the filters or the area and add the sites in parts.",
+    ),
+    # Before and after: comparing two captures of one thing (spadok compare, comparison pages).
+    "compare.not_aligned": (
+        "The two captures could not be aligned: {detail}.",
+        "Check that both show the same thing. If they do, nudge the after capture roughly into "
+        "place (move and turn it) and compare again.",
+    ),
+    "compare.bad_parameters": (
+        "The comparison's parameters are not valid: {detail}.",
+        "Correct the value named and try again.",
+    ),
+    "compare.unsupported": (
+        "This capture cannot be compared: {detail} is kept, but its geometry is not read.",
+        "Compare captures that are meshes or point clouds (GLB, OBJ, PLY, STL, LAS, E57, ...).",
+    ),
+    "compare.not_comparable": (
+        "These captures cannot be compared: {detail}.",
+        "Choose two different captures that are ready (processed), of the same record.",
     ),
 }
 

@@ -59,11 +59,15 @@ def subject_of(subject_id: str) -> tuple[Site | None, list[Record]]:
 def damage_events(site: Site | None, records: list[Record]) -> list[dict[str, Any]]:
     """Damage events with their sources for ``data/damage/events.json``.
 
-    The hook for issue 7's damage events: return each event (date or range, kind,
-    severity, source and its standing, link or document, who entered it) of the
-    site and the records. Empty until damage events exist.
+    Every event of the site and of the records (date or range with its
+    precision, kind, severity, source and its standing, link or document,
+    who entered it and when), internal and retracted ones included and marked:
+    a dossier is for investigators, who must see what was said and withdrawn.
     """
-    return []
+    from spadok.damage.presenters import event_dossier
+    from spadok.damage.selectors import events_for_dossier
+
+    return [event_dossier(e) for e in events_for_dossier(site, records)]
 
 
 def _record_data(record: Record) -> dict[str, Any]:

@@ -134,6 +134,62 @@ def custody_append(
     return row
 
 
+def custody_append_many(*, items: list[dict[str, Any]], actor: Any = None) -> int:
+    """Append many entries by one actor at once (an import): the same chains as
+    :func:`custody_append`, written with a few queries instead of a few per entry.
+
+    Each item has ``action``, ``data`` and one of ``capture``, ``record`` or
+    ``site``; entries of one chain follow each other in the order given. The heads
+    of every chain touched are locked first, in a stable order.
+    """
+    if not items:
+        return 0
+    subjects = [_subject(i.get("capture"), i.get("record"), i.get("site")) for i in items]
+    chains = sorted({chain for chain, _subject_ in subjects})
+    who = actor_of(actor)
+    now = timezone.now()
+    at = utc_iso(now)
+    rows: list[CustodyEntry] = []
+    with transaction.atomic():
+        CustodyHead.objects.bulk_create(
+            [CustodyHead(chain=c) for c in chains], ignore_conflicts=True, batch_size=1000
+        )
+        heads: dict[str, CustodyHead] = {}
+        for start in range(0, len(chains), 500):
+            part = chains[start : start + 500]
+            for head in CustodyHead.objects.select_for_update().filter(chain__in=part):
+                heads[head.chain] = head
+        for item, (chain, subject) in zip(items, subjects, strict=True):
+            head = heads[chain]
+            entry = make_entry(
+                chain=chain,
+                seq=head.seq + 1,
+                prev=head.hash,
+                at=at,
+                action=item["action"],
+                actor=who,
+                subject=subject,
+                data=_plain(dict(item.get("data") or {})),
+            )
+            rows.append(
+                CustodyEntry(
+                    chain=chain,
+                    seq=entry["seq"],
+                    action=item["action"][:64],
+                    at=now,
+                    body=_canonical_with_hash(entry),
+                    hash=entry["hash"],
+                    prev=entry["prev"],
+                )
+            )
+            head.seq, head.hash = entry["seq"], entry["hash"]
+        CustodyEntry.objects.bulk_create(rows, batch_size=1000)
+        # One plain UPDATE per head: much cheaper than bulk_update's CASE expressions.
+        for head in heads.values():
+            CustodyHead.objects.filter(chain=head.chain).update(seq=head.seq, hash=head.hash)
+    return len(rows)
+
+
 def _canonical_with_hash(entry: dict[str, Any]) -> str:
     from spadok.core.evidence.chain import canonical
 

@@ -32,10 +32,24 @@ def _expire_uploads() -> None:
     expire_uploads.enqueue()
 
 
+def _expire_claims() -> None:
+    from spadok.campaigns.tasks import expire_claims
+
+    expire_claims.enqueue()
+
+
+def _refresh_campaign_statuses() -> None:
+    from spadok.campaigns.tasks import refresh_statuses
+
+    refresh_statuses.enqueue()
+
+
 def periodic_jobs() -> dict[str, tuple[timedelta, Callable[[], None]]]:
     return {
         "fixity-audit": (timedelta(hours=settings.SPADOK.audit_interval_hours), _audit),
         "expire-uploads": (timedelta(hours=1), _expire_uploads),
+        "expire-claims": (timedelta(hours=1), _expire_claims),
+        "campaign-statuses": (timedelta(hours=24), _refresh_campaign_statuses),
     }
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from spadok.catalogue.presenters import STATE_LABELS
@@ -63,3 +64,20 @@ def archive_audit(request: HttpRequest) -> HttpResponse:
             _("An audit with repair was queued. A worker runs it: reload this page later."),
         )
     return redirect("preservation:archive")
+
+
+@never_cache
+def health(request: HttpRequest) -> JsonResponse:
+    """For load balancers and monitors: 200 when this process can serve, else 503.
+
+    Curators and administrators (signed in, or with their API token) also get the
+    queues, the workers alive and the last audit, as ``spadok info --json`` prints.
+    """
+    from spadok.catalogue.selectors import may_seal
+    from spadok.jobs.selectors import health as check
+    from spadok.jobs.selectors import operations_status
+
+    ok, body = check()
+    if ok and may_seal(request.user):
+        body["operations"] = operations_status()
+    return JsonResponse(body, status=200 if ok else 503)

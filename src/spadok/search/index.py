@@ -9,27 +9,38 @@ one whose row is gone leaves the index. :func:`rebuild` does the whole index
 The words go through :mod:`spadok.core.text` (lemmas, transliteration, one
 apostrophe) and are written per backend: rows of the FTS5 table on SQLite, a
 tsvector literal (positions and weights, no parser) on PostgreSQL.
+
+Every write takes the index's next version (:func:`_next_version`, in the
+writer's transaction): the documents it writes carry it and the documents it
+removes are logged under it, which is how every process's copy of the columns
+(:mod:`spadok.search.columns`) learns what changed. Anything that changes a
+record's visibility must call :func:`refresh_records`: what everyone may see
+is stored in the document (``public_from``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import F, Max, Prefetch
 from django.utils import timezone
 
 from spadok.core import text
-from spadok.search.models import Kind, SearchDocument
+from spadok.search.models import Kind, SearchChange, SearchDocument, SearchState
 
 log = logging.getLogger(__name__)
 
 # Long descriptions are cut: the first words say what a place is.
 MAX_BODY_WORDS = 1500
 CHUNK = 500
+# Versions kept in the change log; a process whose copy is older reloads it whole.
+KEEP_CHANGES = 5000
 
 # The searchable English and Ukrainian names of site types, so "church" or
 # "церква" finds churches whose names do not say so.
@@ -130,7 +141,8 @@ def rebuild(progress: Any = None) -> dict[str, int]:
     ) + list(
         SearchDocument.objects.filter(kind=Kind.RECORD, record=None).values_list("key", flat=True)
     )
-    _delete(stale)
+    with transaction.atomic():
+        _delete(stale)
     counts["removed"] = len(stale)
     _vacuum_orphans()
     return counts
@@ -140,8 +152,8 @@ def rebuild(progress: Any = None) -> dict[str, int]:
 
 
 def _public_records_prefetch() -> Prefetch:
-    from spadok.catalogue.models import Capture, CaptureState, Derivative, Record
-    from spadok.catalogue.selectors import visible_q
+    from spadok.catalogue.models import Capture, CaptureState, Derivative
+    from spadok.catalogue.selectors import visible_records
 
     ready = (
         Capture.objects.filter(state=CaptureState.READY)
@@ -150,9 +162,8 @@ def _public_records_prefetch() -> Prefetch:
             Prefetch("derivatives", queryset=Derivative.objects.filter(role="thumbnail"))
         )
     )
-    visible = Record.objects.filter(visible_q(None), pk=OuterRef("pk"))
     public = (
-        Record.objects.filter(Exists(visible))
+        visible_records(None)
         .order_by("-created_at")
         .prefetch_related(Prefetch("captures", queryset=ready))
     )
@@ -169,9 +180,8 @@ def _sites_query(qs: Any) -> Iterator[Any]:
 
 
 def _records_query(qs: Any) -> Iterator[Any]:
-    """Records with their ready captures and whether the public sees them (``is_public``)."""
-    from spadok.catalogue.models import Capture, CaptureState, Derivative, Record
-    from spadok.catalogue.selectors import visible_q
+    """Records with their ready captures."""
+    from spadok.catalogue.models import Capture, CaptureState, Derivative
 
     ready = (
         Capture.objects.filter(state=CaptureState.READY)
@@ -180,11 +190,9 @@ def _records_query(qs: Any) -> Iterator[Any]:
             Prefetch("derivatives", queryset=Derivative.objects.filter(role="thumbnail"))
         )
     )
-    public = Record.objects.filter(visible_q(None), pk=OuterRef("pk"))
     return iter(
         qs.select_related("site__region")
         .defer("site__region__geometry")
-        .annotate(is_public=Exists(public))
         .prefetch_related(Prefetch("captures", queryset=ready, to_attr="ready_captures"))
     )
 
@@ -229,6 +237,7 @@ def _site_document(site: Any) -> tuple[SearchDocument, Fields]:
         thumb_record=thumb.record_id if thumb else "",
         thumb_capture=thumb.id if thumb else "",
         created_at=site.created_at,
+        public_from=dt.date.min,  # sites are public
     )
     body = " ".join(
         [
@@ -246,9 +255,11 @@ def _site_document(site: Any) -> tuple[SearchDocument, Fields]:
 
 
 def _record_document(record: Any) -> tuple[SearchDocument, Fields]:
+    from spadok.catalogue.selectors import is_public, public_since
+
     site = record.site
     captures = list(getattr(record, "ready_captures", []))
-    public = bool(record.is_public)
+    public = is_public(record)
     thumb = _thumbnail(captures)
     formats = sorted({c.format for c in captures if c.format})
     when = next((c.captured_at for c in captures if c.captured_at), None) or (
@@ -273,6 +284,7 @@ def _record_document(record: Any) -> tuple[SearchDocument, Fields]:
         thumb_record=record.id if thumb else "",
         thumb_capture=thumb.id if thumb else "",
         created_at=record.created_at,
+        public_from=public_since(record),
     )
     site_names = " ".join(v for v in (site.names or {}).values() if v) if site else ""
     place = _place(site.settlement, site.address, site.region) if site else ""
@@ -304,10 +316,34 @@ def _tokens(value: str, *, limit: int | None = None) -> list[list[str]]:
     return terms[:limit] if limit else terms
 
 
+def _next_version(removed: Iterable[int] = ()) -> int:
+    """The index's next version, for the writes of the caller's transaction.
+
+    The UPDATE locks the state row until the transaction ends, so versions are
+    taken in the order of commits. The change log gets the version with a fresh
+    token and the removed documents; old entries are pruned.
+    """
+    if not SearchState.objects.filter(id=1).update(version=F("version") + 1):
+        # A flushed table (tests) or a database migrated without the row.
+        last = SearchChange.objects.aggregate(last=Max("version"))["last"] or 0
+        SearchState.objects.get_or_create(id=1, defaults={"version": last})
+        SearchState.objects.filter(id=1).update(version=F("version") + 1)
+    version = SearchState.objects.values_list("version", flat=True).get(id=1)
+    SearchChange.objects.create(
+        version=version,
+        token=secrets.token_hex(16),
+        removed=sorted(removed),
+        changed_at=timezone.now(),
+    )
+    SearchChange.objects.filter(version__lte=version - KEEP_CHANGES).delete()
+    return version
+
+
 def _write(docs: list[tuple[SearchDocument, Fields]]) -> None:
     """Upsert documents and their words (inside the caller's transaction)."""
     if not docs:
         return
+    version = _next_version()
     now = timezone.now()
     existing = dict(
         SearchDocument.objects.filter(key__in=[d.key for d, _ in docs]).values_list("key", "id")
@@ -315,6 +351,7 @@ def _write(docs: list[tuple[SearchDocument, Fields]]) -> None:
     new, old = [], []
     for doc, _ in docs:
         doc.indexed_at = now
+        doc.version = version
         if doc.key in existing:
             doc.id = existing[doc.key]
             old.append(doc)
@@ -359,11 +396,13 @@ def _write(docs: list[tuple[SearchDocument, Fields]]) -> None:
 
 
 def _delete(keys: list[str]) -> None:
+    """Remove documents and their words (inside the caller's transaction)."""
     if not keys:
         return
     ids = list(SearchDocument.objects.filter(key__in=keys).values_list("id", flat=True))
     if not ids:
         return
+    _next_version(removed=ids)
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(i,) for i in ids])

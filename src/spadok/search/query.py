@@ -1,49 +1,78 @@
 """Searching sites and records: the one function the page and the API both call.
 
 :func:`search` matches the query's words (each in its forms, lemmas and both
-scripts, see :func:`spadok.core.text.query_terms`) against the index, keeps
-only what the reader may see (:func:`spadok.catalogue.selectors.visible_q`),
-applies the facet filters, ranks (SQLite: bm25 with names over place over
-description; PostgreSQL: ts_rank_cd with the same weights as A/B/D), counts
-the facets and returns one page. :func:`parse_params` turns request parameters
-into its arguments and raises ``search.*`` errors for bad ones, so that the
-page and the API accept and refuse exactly the same things.
+scripts, see :func:`spadok.core.text.query_terms`) against the index
+(:mod:`spadok.search.matching`: ids and ranks only; SQLite: bm25 with names over
+place over description; PostgreSQL: ts_rank_cd with the same weights as A/B/D),
+keeps only what the reader may see, applies the facet filters, counts the
+facets (:mod:`spadok.search.facets`) and orders (:mod:`spadok.search.ordering`)
+on the process's copy of the documents' columns (:mod:`spadok.search.columns`),
+and loads one page. :func:`parse_params` turns request parameters into its
+arguments and raises ``search.*`` errors for bad ones, so that the page and the
+API accept and refuse exactly the same things.
+
+Who may see a record: what everyone sees is the document's ``public_from``
+(the catalogue's :func:`~spadok.catalogue.selectors.public_since`) against
+today; a signed-in reader who sees more gets the documents the catalogue's
+:func:`~spadok.catalogue.selectors.visible_q` adds; and the page's records are
+checked once more against :func:`~spadok.catalogue.selectors.visible_records`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+import numpy as np
+from django.db.models import Exists, OuterRef
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from spadok.core import text
 from spadok.core.errors import SpadokError
+from spadok.search import columns, facets, matching, ordering
+from spadok.search.facets import FACETS, NO_DAMAGE
+from spadok.search.matching import BM25_WEIGHTS, PG_WEIGHTS, fts5_query, tsquery
 from spadok.search.models import Kind, SearchDocument
 
+log = logging.getLogger(__name__)
+
 SORTS = ("relevance", "name", "newest", "damaged")
-FACETS = ("kind", "region", "type", "damage", "date", "has_3d", "format")
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
 MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 12
 MAX_FILTER_VALUES = 30
-# "none" stands for sites without a recorded damage (an empty status).
-NO_DAMAGE = "none"
+# Match sets with at most this many hidden documents ask the catalogue about those
+# only; larger ones ask about every hidden document of the index.
+_ASK_BY_ID = 2000
 _REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _TOKEN = re.compile(r"^[a-z0-9_-]{1,32}$")
 _DATE = re.compile(r"^(\d{4})(s?)$", re.ASCII)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-# Column weights: names, place, body (SQLite bm25; PostgreSQL A, B, D).
-BM25_WEIGHTS = (10.0, 4.0, 1.0)
-PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"  # D, C, B, A
+__all__ = [
+    "BM25_WEIGHTS",
+    "FACETS",
+    "NO_DAMAGE",
+    "PG_WEIGHTS",
+    "SORTS",
+    "FacetValue",
+    "Filters",
+    "Hit",
+    "SearchParams",
+    "SearchResult",
+    "fts5_query",
+    "parse_params",
+    "search",
+    "search_params",
+    "suggest_sites",
+    "tsquery",
+]
 
 
 @dataclass(frozen=True)
@@ -222,133 +251,7 @@ def parse_params(params: Mapping[str, Any] | Any) -> SearchParams:
     return SearchParams(q=q, filters=filters, sort=sort, page=page, per_page=per_page)
 
 
-# -- matching ------------------------------------------------------------------
-
-
-def fts5_query(words: list[text.QueryWord]) -> str:
-    """SQLite FTS5: every word must match one of its alternatives."""
-    groups = []
-    for word in words:
-        alts = [f'"{t}"' for t in word.exact] + [f'"{t}"*' for t in word.prefix]
-        groups.append("(" + " OR ".join(alts) + ")")
-    return " AND ".join(groups)
-
-
-def tsquery(words: list[text.QueryWord]) -> str:
-    """PostgreSQL: the same query as a tsquery literal (tokens are letters and digits)."""
-    groups = []
-    for word in words:
-        alts = [f"'{t}'" for t in word.exact] + [f"'{t}':*" for t in word.prefix]
-        groups.append("(" + " | ".join(alts) + ")")
-    return " & ".join(groups)
-
-
-def _matching(qs: QuerySet[SearchDocument], words: list[text.QueryWord], *, ranked: bool) -> Any:
-    if not words:
-        return qs
-    if connection.vendor == "postgresql":
-        query = tsquery(words)
-        select = (
-            {"rank": f"-ts_rank_cd('{PG_WEIGHTS}', search_document.tsv, %s::tsquery)"}
-            if ranked
-            else None
-        )
-        return qs.extra(
-            select=select,
-            select_params=[query] if ranked else None,
-            where=["search_document.tsv @@ %s::tsquery"],
-            params=[query],
-        )
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    return qs.extra(
-        select={"rank": f"bm25(search_fts, {weights})"} if ranked else None,
-        tables=["search_fts"],
-        where=["search_fts.rowid = search_document.id", "search_fts MATCH %s"],
-        params=[fts5_query(words)],
-    )
-
-
-def _visible(user: Any) -> Q:
-    """Sites are public; a record only if this reader may see it (the catalogue's rule)."""
-    from spadok.catalogue.models import Record
-    from spadok.catalogue.selectors import visible_q
-
-    records = Record.objects.filter(visible_q(user), pk=OuterRef("record_id"))
-    return Q(kind=Kind.SITE) | Q(Exists(records))
-
-
-def _facet_q(filters: Filters, skip: str = "") -> Q:
-    q = Q()
-    if filters.kind and skip != "kind":
-        q &= Q(kind=filters.kind)
-    if filters.region and skip != "region":
-        q &= Q(region__in=filters.region)
-    if filters.type and skip != "type":
-        q &= Q(type__in=filters.type)
-    if filters.damage and skip != "damage":
-        q &= Q(damage__in=["" if d == NO_DAMAGE else d for d in filters.damage])
-    if filters.date and skip != "date":
-        start = int(filters.date[:4])
-        q &= (
-            Q(year__gte=start, year__lt=start + 10) if filters.date.endswith("s") else Q(year=start)
-        )
-    if filters.has_3d is not None and skip != "has_3d":
-        q &= Q(has_3d=filters.has_3d)
-    if filters.format and skip != "format":
-        fq = Q()
-        for f in filters.format:
-            fq |= Q(formats__contains=f"|{f}|")
-        q &= fq
-    return q
-
-
-# -- facets --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Combo:
-    kind: str
-    region: str
-    type: str
-    damage: str
-    year: int | None
-    has_3d: bool
-    formats: str
-
-
-def _combo_matches(c: _Combo, f: Filters, skip: str) -> bool:
-    """Whether the combination passes the filters (all but ``skip``)."""
-    if f.kind and skip != "kind" and c.kind != f.kind:
-        return False
-    if f.region and skip != "region" and c.region not in f.region:
-        return False
-    if f.type and skip != "type" and c.type not in f.type:
-        return False
-    if f.damage and skip != "damage" and (c.damage or NO_DAMAGE) not in f.damage:
-        return False
-    if f.date and skip != "date":
-        start = int(f.date[:4])
-        span = 10 if f.date.endswith("s") else 1
-        if c.year is None or not start <= c.year < start + span:
-            return False
-    if f.has_3d is not None and skip != "has_3d" and c.has_3d != f.has_3d:
-        return False
-    return not f.format or skip == "format" or any(f"|{x}|" in c.formats for x in f.format)
-
-
-def _facet_values(c: _Combo, name: str, decades: bool) -> list[str]:
-    if name == "damage":
-        return [c.damage or NO_DAMAGE]
-    if name == "has_3d":
-        return ["true" if c.has_3d else "false"]
-    if name == "format":
-        return [f for f in c.formats.split("|") if f]
-    if name == "date":
-        if c.year is None:
-            return []
-        return [f"{c.year // 10 * 10}s" if decades else str(c.year)]
-    value = getattr(c, name)
-    return [value] if value else []
+# -- the search ----------------------------------------------------------------
 
 
 def _selected(f: Filters, name: str, value: str) -> bool:
@@ -358,56 +261,44 @@ def _selected(f: Filters, name: str, value: str) -> bool:
     return value in current if isinstance(current, tuple) else value == current
 
 
-def _facets(
-    combos: list[tuple[_Combo, int]], f: Filters
-) -> tuple[int, dict[str, list[FacetValue]]]:
-    """Each facet counted over the results of every other filter (so choices stay visible).
-
-    A combination that fails no filter counts everywhere; one that fails exactly
-    one filter counts only in that filter's facet; others count nowhere.
-    """
-    # One filter at a time: which of the chosen filters a combination fails.
-    singles = [(name, Filters(**{name: getattr(f, name)})) for name in FACETS if _chosen(f, name)]
-    years = {c.year for c, _ in combos if c.year is not None}
-    decades = (max(years) - min(years) > 11) if years else False
-    if f.date.endswith("s"):
-        decades = True
-    counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
-    total = 0
-    for c, n in combos:
-        failed = [name for name, single in singles if not _combo_matches(c, single, "")]
-        if len(failed) > 1:
-            continue
-        if not failed:
-            total += n
-        for name in failed or FACETS:
-            for value in _facet_values(c, name, decades):
-                counts[name][value] += n
-    facets: dict[str, list[FacetValue]] = {}
+def _facet_lists(counts: dict[str, Any], f: Filters) -> dict[str, list[FacetValue]]:
+    out: dict[str, list[FacetValue]] = {}
     for name in FACETS:
         values = [FacetValue(v, n, _selected(f, name, v)) for v, n in counts[name].items()]
         # Keep a selected value visible even when nothing matches it any more.
-        for chosen in _chosen(f, name):
-            if chosen not in counts[name]:
-                values.append(FacetValue(chosen, 0, True))
+        for value in facets.chosen(f, name):
+            if value not in counts[name]:
+                values.append(FacetValue(value, 0, True))
         if name == "date":
             values.sort(key=lambda v: v.value, reverse=True)
         else:
             values.sort(key=lambda v: (-v.count, v.value))
-        facets[name] = values
-    return total, facets
+        out[name] = values
+    return out
 
 
-def _chosen(f: Filters, name: str) -> list[str]:
-    if name == "has_3d":
-        return [] if f.has_3d is None else ["true" if f.has_3d else "false"]
-    current = getattr(f, name)
-    if isinstance(current, tuple):
-        return list(current)
-    return [current] if current else []
+def _visible(
+    user: Any, cols: columns.Columns, pos: np.ndarray, today: Any, *, everything: bool
+) -> np.ndarray:
+    """Which of the documents at ``pos`` this reader may see.
 
+    Everyone: the public ones (sites always). A reader who sees more (their
+    drafts, a reviewer's queue, sealed records named to them): also the hidden
+    records the catalogue's rule gives them, asked of the database.
+    """
+    from spadok.catalogue.models import Record
+    from spadok.catalogue.selectors import sees_only_public, visible_q
 
-# -- the search ----------------------------------------------------------------
+    visible = cols.public_from[pos] <= columns.day(today)
+    if sees_only_public(user):
+        return visible
+    hidden = SearchDocument.objects.filter(kind=Kind.RECORD).exclude(public_from__lte=today)
+    hidden_ids = cols.ids[pos[~visible]]
+    if not everything and len(hidden_ids) <= _ASK_BY_ID:
+        hidden = hidden.filter(id__in=hidden_ids.tolist())
+    records = Record.objects.filter(visible_q(user), pk=OuterRef("record_id"))
+    seen = list(hidden.filter(Exists(records)).values_list("id", flat=True))
+    return visible | np.isin(cols.ids[pos], np.asarray(seen, dtype=np.int64))
 
 
 def search(
@@ -435,98 +326,51 @@ def search(
         )
     words = text.query_terms(q)[:MAX_QUERY_WORDS]
     f = params.filters
-    base = SearchDocument.objects.filter(_visible(user))
-
-    start = (page - 1) * per_page
+    today = timezone.localdate()  # as the catalogue's rule takes it
+    cols = columns.current()
+    rank: np.ndarray | None = None
     if words:
-        total, facets, docs = _search_words(base, words, f, sort, start, per_page)
-        return SearchResult(params=params, total=total, hits=_hits(docs, user), facets=facets)
-
-    # No words: browsing by filters, which use the indexes. The facets are counted
-    # over the filtered documents only (one GROUP BY), not for each filter left out:
-    # over the whole archive that would read every document on each request.
-    rows = (
-        base.filter(_facet_q(f))
-        .values_list("kind", "region", "type", "damage", "year", "has_3d", "formats")
-        .annotate(n=Count("id"))
-        .order_by()
+        # A rank is needed to order by relevance (also within a day of damage).
+        found = matching.match(words, cols, ranked=sort in ("relevance", "damaged"))
+        pos, rank = found.positions, found.rank
+    else:  # browsing by filters: every document
+        pos = np.arange(len(cols), dtype=np.int64)
+    visible = _visible(user, cols, pos, today, everything=not words)
+    keep, counts = facets.count(cols, pos, visible, f)
+    start = (page - 1) * per_page
+    kept = pos[keep]
+    kept_rank = rank[keep] if rank is not None else None
+    chosen = ordering.page(cols, kept, kept_rank, sort, start, start + per_page)
+    ids = cols.ids[kept[chosen]].tolist()
+    ranks = dict(zip(ids, kept_rank[chosen].tolist(), strict=True)) if kept_rank is not None else {}
+    docs = _load(ids, ranks, user)
+    return SearchResult(
+        params=params,
+        total=int(np.count_nonzero(keep)),
+        hits=_hits(docs, user),
+        facets=_facet_lists(counts, f),
     )
-    sql, sql_params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, sql_params)
-        combos = [
-            (_Combo(k, r, t, d, y, bool(h), fm), int(n))
-            for k, r, t, d, y, h, fm, n in cursor.fetchall()
-        ]
-    total, facets = _facets(combos, f)
-    order: list[Any]
-    if sort == "name":
-        order = ["sort_name", "id"]
-    elif sort == "damaged":
-        order = [F("damage_date").desc(nulls_last=True), "-created_at", "id"]
-    else:  # newest; relevance without words means newest
-        order = ["-created_at", "-id"]
-    docs = list(base.filter(_facet_q(f)).order_by(*order)[start : start + per_page])
-    return SearchResult(params=params, total=total, hits=_hits(docs, user), facets=facets)
 
 
-_ROW_COLUMNS = (
-    "id", "rank", "kind", "region", "type", "damage", "year", "has_3d", "formats",
-    "sort_name", "created_at", "damage_date",
-)  # fmt: skip
+def _load(ids: list[int], ranks: dict[int, float], user: Any) -> list[SearchDocument]:
+    """The page's documents, in this order; a record the catalogue no longer shows
+    this reader is left out (an index that missed a change must not show it)."""
+    from spadok.catalogue.selectors import visible_records
 
-
-def _search_words(
-    base: QuerySet[SearchDocument],
-    words: list[text.QueryWord],
-    f: Filters,
-    sort: str,
-    start: int,
-    per_page: int,
-) -> tuple[int, dict[str, list[FacetValue]], list[SearchDocument]]:
-    """One pass over the matching documents: facets, filters and order in Python.
-
-    The text match is the expensive part (and on SQLite bm25 is computed for
-    every match anyway), so it runs once; each row carries its facet values and
-    sort keys, and only the page's documents are loaded in full.
-    """
-    qs = _matching(base, words, ranked=True).values_list(*_ROW_COLUMNS).order_by()
-    sql, sql_params = qs.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, sql_params)
-        rows = cursor.fetchall()
-    counter: Counter[_Combo] = Counter()
-    passes: dict[_Combo, bool] = {}
-    kept: list[tuple[Any, ...]] = []
-    for row in rows:
-        combo = _Combo(row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8])
-        counter[combo] += 1
-        ok = passes.get(combo)
-        if ok is None:
-            ok = passes[combo] = _combo_matches(combo, f, "")
-        if ok:
-            kept.append(row)
-    total, facets = _facets(list(counter.items()), f)
-    # id, rank, sort_name, created_at, damage_date
-    if sort == "name":
-        kept.sort(key=lambda r: (r[9], r[0]))
-    elif sort == "newest":
-        kept.sort(key=lambda r: (r[10], r[0]), reverse=True)
-    else:
-        kept.sort(key=lambda r: (r[1], r[9], r[0]))
-        if sort == "damaged":  # most recent damage first, then by relevance
-            dated = [r for r in kept if r[11] is not None]
-            dated.sort(key=lambda r: r[11], reverse=True)  # stable: relevance within a day
-            kept = dated + [r for r in kept if r[11] is None]
-    page_rows = kept[start : start + per_page]
-    by_id = {d.id: d for d in SearchDocument.objects.filter(id__in=[r[0] for r in page_rows])}
+    by_id = {d.id: d for d in SearchDocument.objects.filter(id__in=ids)}
+    records = [d.record_id for d in by_id.values() if d.kind == Kind.RECORD and d.record_id]
+    shown = set(visible_records(user).filter(id__in=records).values_list("id", flat=True))
     docs = []
-    for r in page_rows:
-        doc = by_id.get(r[0])
-        if doc is not None:
-            doc.rank = r[1]  # type: ignore[attr-defined]
-            docs.append(doc)
-    return total, facets, docs
+    for i in ids:
+        doc = by_id.get(i)
+        if doc is None:
+            continue  # removed since the columns were read
+        if doc.kind == Kind.RECORD and doc.record_id not in shown:
+            log.warning("search: %s is in the index but not visible; re-index it", doc.key)
+            continue
+        doc.rank = ranks.get(i, 0.0)  # type: ignore[attr-defined]
+        docs.append(doc)
+    return docs
 
 
 def search_params(params: SearchParams, *, user: Any = None) -> SearchResult:

@@ -40,9 +40,12 @@ INSTALLED_APPS = [
     "spadok.uploads",
     "spadok.accounts",
     "spadok.evidence",  # the custody log, the archive key, evidence dossiers
+    "spadok.damage",  # damage events with their sources, and their statistics
+    "spadok.compare",  # before and after: comparisons of two captures
     "spadok.search",
     "spadok.api",
     "spadok.oai",
+    "spadok.campaigns",  # campaigns: target sites, tasks near volunteers, claims, progress
     "ninja",  # its bundled Swagger UI for /api/docs (no CDN)
     "allauth",
     "allauth.account",
@@ -111,7 +114,15 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "spadok_cache",
-    }
+    },
+    # Each process's own: public fragments that are the same for every reader, kept
+    # under a digest of what they show (the record page, see spadok.catalogue.views).
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "spadok-pages",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
 }
 
 TASKS = {
@@ -255,3 +266,16 @@ try:
 except _config.ConfigError as exc:
     sys.stderr.write(f"spadok: configuration error: {exc}\n")
     raise SystemExit(2) from None
+
+# -- campaigns: tasks, claims and coverage (spadok.campaigns) --
+# How long a claim holds a task for one volunteer by default (each campaign may set
+# its own), and how many tasks one person may hold at once.
+try:
+    SPADOK_CLAIM_HOURS = _config._int(dict(os.environ), "SPADOK_CLAIM_HOURS", 48)
+    SPADOK_MAX_CLAIMS = _config._int(dict(os.environ), "SPADOK_MAX_CLAIMS", 5)
+except _config.ConfigError as exc:
+    sys.stderr.write(f"spadok: configuration error: {exc}\n")
+    raise SystemExit(2) from None
+if SPADOK_CLAIM_HOURS > 24 * 14:
+    sys.stderr.write("spadok: configuration error: SPADOK_CLAIM_HOURS must be at most 336\n")
+    raise SystemExit(2)

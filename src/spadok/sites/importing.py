@@ -6,6 +6,11 @@ Called through :func:`spadok.sites.services.import_sites` and
 Wikidata id, same external id, or the same normalised name within 1 km), and
 written per file in one transaction with bulk inserts and updates; a site
 changes only when a field really changes, so a second run reports nothing.
+
+The damage a row records (its :class:`~spadok.core.registry.damage.DamageClaim`)
+becomes a damage event of the site in the same transaction
+(:mod:`spadok.damage.importing`); a site's damage status and date are derived
+from its events there, never copied from a row.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from spadok.core.errors import SpadokError
+from spadok.core.registry.damage import STANDINGS
 from spadok.core.registry.generic import parse_mapping
 from spadok.core.registry.geo import RegionIndex, distance_m
 from spadok.core.registry.geoboundaries import read_regions
 from spadok.core.registry.regions import REGIONS
 from spadok.core.registry.rows import LINK_SCHEMES, SiteRow, Skip, normalise_name
 from spadok.core.registry.sources import ParsedList, read_list
+from spadok.damage.importing import ClaimAt, import_claims
 from spadok.sites.models import Region, Site, SiteType
 from spadok.sites.services import _refresh_after_commit, region_index
 
@@ -34,12 +41,6 @@ from spadok.sites.services import _refresh_after_commit, region_index
 
 MATCH_DISTANCE_M = 1000.0
 BATCH = 1000
-DAMAGE_RANK = {"": 0, "threatened": 1, "damaged": 2, "looted": 2, "destroyed": 3}
-MERGE_FIELDS = (
-    "names", "aliases", "descriptions", "type", "designation", "region", "settlement",
-    "address", "latitude", "longitude", "wikidata", "external_ids", "damage_status",
-    "damage_date", "provenance",
-)  # fmt: skip
 
 
 @dataclass
@@ -52,6 +53,8 @@ class ImportReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    # Damage events made ("imported") and completed ("updated") from the lists' claims.
+    damage: dict[str, int] = field(default_factory=lambda: {"imported": 0, "updated": 0})
 
     @property
     def failed_files(self) -> int:
@@ -64,6 +67,7 @@ class ImportReport:
             "skipped": self.skipped,
             "errors": self.errors,
             "files": self.files,
+            "damage": self.damage,
             "seconds": round(self.seconds, 3),
         }
 
@@ -240,18 +244,6 @@ def _merge(site: Site, row: SiteRow, region: str | None, now: str) -> set[str]:
     if site.region_id is None and region:
         site.region_id = region
         changed.add("region")
-    rank_row = DAMAGE_RANK.get(row.damage_status, 0)
-    rank_site = DAMAGE_RANK.get(site.damage_status, 0)
-    if rank_row > rank_site:
-        site.damage_status, site.damage_date = row.damage_status, row.damage_date
-        changed |= {"damage_status", "damage_date"}
-    elif (
-        rank_row == rank_site
-        and row.damage_date
-        and (site.damage_date is None or row.damage_date < site.damage_date)
-    ):
-        site.damage_date = row.damage_date
-        changed.add("damage_date")
     fact = _fact(row)
     provenance = list(site.provenance or [])
     same_place = [
@@ -283,8 +275,6 @@ def _new_site(row: SiteRow, region: str | None, now: str) -> Site:
         longitude=row.longitude,
         wikidata=row.wikidata,
         external_ids=dict(row.external_ids),
-        damage_status=row.damage_status,
-        damage_date=row.damage_date,
         provenance=[{**_fact(row), "at": now}],
     )
 
@@ -295,17 +285,23 @@ def import_sites(
     fmt: str = "auto",
     mapping: dict[str, str] | list[str] | None = None,
     source: str | None = None,
+    standing: str | None = None,
 ) -> ImportReport:
-    """Import lists of sites; safe to run again (unchanged rows change nothing).
+    """Import lists of sites and the damage they record; safe to run again.
 
     Each file is read whole, matched against the registry in memory, and
     written in one transaction with bulk inserts and updates; a file that
-    cannot be read fails alone, the others go on.
+    cannot be read fails alone, the others go on. ``standing`` is the standing
+    of a generic list's damage claims (default "other").
     """
     started = time.monotonic()
     report = ImportReport()
     limits = _limits()
     field_map = parse_mapping(mapping)
+    if standing is not None and standing not in STANDINGS:
+        raise SpadokError(
+            "registry.bad_mapping", f"unknown standing {standing!r} (one of {', '.join(STANDINGS)})"
+        )
     _ensure_regions()
     index = region_index()
     matcher = _Matcher()
@@ -314,7 +310,9 @@ def import_sites(
         entry: dict[str, Any] = {"file": str(path), "status": "ok", "format": None, "error": None}
         report.files.append(entry)
         try:
-            parsed = read_list(path, fmt=fmt, mapping=field_map, source=source, limits=limits)
+            parsed = read_list(
+                path, fmt=fmt, mapping=field_map, source=source, limits=limits, standing=standing
+            )
         except SpadokError as exc:
             entry.update(status="error", error=exc.as_dict())
             report.errors.append(
@@ -357,6 +355,7 @@ def _import_parsed(
     claimed: dict[str, int] = {}  # site id -> the row of this file that matched or made it
     matched: list[tuple[SiteRow, str, str | None]] = []
     new: list[Site] = []
+    claims: list[ClaimAt] = []  # every row's damage claims, with the site they are about
     for row in parsed.rows:
         region = _region_of(row, index)
         sid: str | None = None
@@ -374,6 +373,7 @@ def _import_parsed(
                      f"{_label(row)}: same site as row {claimed[duplicate_of[0]]} "
                      f"({duplicate_of[1]})")
             )  # fmt: skip
+            claims += _claims_of(row, duplicate_of[0], parsed.source)
             continue
         if sid is None:
             site = _new_site(row, region, now)
@@ -382,6 +382,7 @@ def _import_parsed(
         else:
             matched.append((row, sid, region))
         claimed[sid] = row.row
+        claims += _claims_of(row, sid, parsed.source)
         matcher.add(sid, row.wikidata, row.external_ids, row.names, row.aliases,
                     row.latitude, row.longitude, region, row.settlement)  # fmt: skip
     changed_sites: list[Site] = []
@@ -402,7 +403,13 @@ def _import_parsed(
             Site.objects.bulk_update(
                 changed_sites, sorted(changed_fields | {"updated_at"}), batch_size=BATCH
             )
-        _refresh_after_commit([s.id for s in new] + [s.id for s in changed_sites])
+        damage = import_claims(claims)
+        touched = {s.id for s in new} | {s.id for s in changed_sites} | set(damage.sites_changed)
+        _refresh_after_commit(sorted(touched))
+    counts["damage_imported"] = damage.imported
+    counts["damage_updated"] = damage.updated
+    report.damage["imported"] += damage.imported
+    report.damage["updated"] += damage.updated
     counts["imported"] = len(new)
     counts["updated"] = len(changed_sites)
     counts["skipped"] = len(skips)
@@ -411,6 +418,10 @@ def _import_parsed(
     report.skipped += len(skips)
     report.errors.extend(s.as_dict() for s in sorted(skips, key=lambda s: s.row))
     return counts
+
+
+def _claims_of(row: SiteRow, site_id: str, source: str) -> list[ClaimAt]:
+    return [ClaimAt(c, site_id, source, row.file, row.row) for c in row.damage]
 
 
 def _label(row: SiteRow) -> str:

@@ -74,10 +74,12 @@ class OtherName:
 
 @dataclass
 class TimelineEntry:
-    day: date
+    day: date | None  # None: a damage event whose date is not known (listed last)
     kind: str  # "capture" | "damage"
     text: str
     url: str = ""
+    # A damage event: its source, standing and date as published (spadok.damage).
+    event: Any = None
 
 
 @dataclass
@@ -119,8 +121,15 @@ def site_view(site: Site, user: Any = None) -> SiteView:
     )
 
 
-def timeline(site: Site, records: list[Record]) -> list[TimelineEntry]:
-    """Dated events of a site, oldest first: its ready captures and its recorded damage."""
+def timeline(
+    site: Site, records: list[Record], events: list[Any] | None = None
+) -> list[TimelineEntry]:
+    """What happened to a site, oldest first: its ready captures and its damage events
+    (views from :func:`spadok.damage.presenters.event_view`), those of unknown date last.
+
+    A site with a damage status but no events (from before events were recorded)
+    shows its status on its date.
+    """
     entries: list[TimelineEntry] = []
     by_id = {r.pk: r for r in records}
     captures = Capture.objects.filter(record__in=by_id, state=CaptureState.READY).only(
@@ -137,13 +146,15 @@ def timeline(site: Site, records: list[Record]) -> list[TimelineEntry]:
                 url=record.get_absolute_url(),
             )
         )
-    if site.damage_date and site.damage_status:
+    for view in events or []:
+        entries.append(TimelineEntry(day=view.day, kind="damage", text=view.kind_label, event=view))
+    if not events and site.damage_date and site.damage_status:
         entries.append(
             TimelineEntry(
                 day=site.damage_date, kind="damage", text=damage_label(site.damage_status)
             )
         )
-    return sorted(entries, key=lambda e: (e.day, e.kind))
+    return sorted(entries, key=lambda e: (e.day is None, e.day or date.max, e.kind))
 
 
 def _lang_values(values: dict[str, str]) -> list[dict[str, str]]:
@@ -151,9 +162,14 @@ def _lang_values(values: dict[str, str]) -> list[dict[str, str]]:
 
 
 def site_jsonld(
-    view: SiteView, *, page_url: str, records: list[tuple[str, str]] | None = None
+    view: SiteView,
+    *,
+    page_url: str,
+    records: list[tuple[str, str]] | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The site as a schema.org ``Place`` (names in every language, the public point only)."""
+    """The site as a schema.org ``Place`` (names in every language, the public point only),
+    with its public damage events as ``event``."""
     site = view.site
     data: dict[str, Any] = {
         "@context": "https://schema.org",
@@ -200,6 +216,8 @@ def site_jsonld(
         data["subjectOf"] = [
             {"@type": "CreativeWork", "name": title, "url": url} for title, url in records
         ]
+    if events:
+        data["event"] = events
     return data
 
 

@@ -206,15 +206,17 @@ def import_sites(
     fmt: str = "auto",
     mapping: dict[str, str] | list[str] | None = None,
     source: str | None = None,
+    standing: str | None = None,
 ) -> ImportReport:
-    """Import lists of sites; safe to run again (unchanged rows change nothing).
+    """Import lists of sites and the damage they record; safe to run again.
 
-    The report has ``imported``, ``updated``, ``skipped`` and ``errors`` (one
-    ``{"file", "row", "code", "reason"}`` per skipped row or failed file).
+    The report has ``imported``, ``updated``, ``skipped``, ``errors`` (one
+    ``{"file", "row", "code", "reason"}`` per skipped row or failed file) and
+    ``damage`` (the damage events imported and updated).
     """
     from spadok.sites import importing
 
-    return importing.import_sites(paths, fmt=fmt, mapping=mapping, source=source)
+    return importing.import_sites(paths, fmt=fmt, mapping=mapping, source=source, standing=standing)
 
 
 def import_regions(path: Path | str) -> dict[str, Any]:

@@ -28,6 +28,9 @@ from spadok.catalogue import presenters as record_presenters
 from spadok.catalogue.models import Capture, CaptureState, Derivative, Visibility
 from spadok.catalogue.selectors import visible_records
 from spadok.core.errors import SpadokError
+from spadok.damage import presenters as damage_presenters
+from spadok.damage import selectors as damage_selectors
+from spadok.damage.forms import DamageEventForm
 from spadok.sites import geojson, presenters
 from spadok.sites.i18n import localized
 from spadok.sites.models import DamageStatus, Region, Site, SiteType
@@ -79,13 +82,19 @@ def site_page(request: HttpRequest, site_id: str) -> HttpResponse:
         .order_by("-created_at")
     )
     view = presenters.site_view(site, request.user)
-    view.timeline = presenters.timeline(site, records)
+    editor = damage_selectors.may_edit_damage(request.user)
+    events = damage_selectors.site_events(site, request.user)
+    view.timeline = presenters.timeline(
+        site, records, [damage_presenters.event_view(e, editor=editor) for e in events]
+    )
     page_url = request.build_absolute_uri(site.get_absolute_url())
     jsonld = presenters.site_jsonld(
         view,
         page_url=page_url,
         records=[(r.title, request.build_absolute_uri(r.get_absolute_url())) for r in records],
+        events=[damage_presenters.event_jsonld(e) for e in damage_selectors.public_of(events)],
     )
+    may_add = damage_selectors.may_record_damage(request.user)
     response = render(
         request,
         "sites/site.html",
@@ -94,6 +103,7 @@ def site_page(request: HttpRequest, site_id: str) -> HttpResponse:
             "site": site,
             "cards": [record_presenters.record_card(r) for r in records],
             "jsonld": presenters.jsonld_script(jsonld),
+            "damage_form": DamageEventForm(records=records) if may_add else None,
             **_map_settings(),
         },
     )

@@ -67,7 +67,7 @@ def record_list(
 
 
 def _is_open(record: Record) -> bool:
-    return selectors.visible_records(None).filter(pk=record.pk).exists()
+    return selectors.is_public(record)
 
 
 @router.get(

@@ -29,6 +29,8 @@ from spadok.api.schemas import (
 )
 from spadok.catalogue.models import Record
 from spadok.catalogue.selectors import sees_exact_location
+from spadok.damage import presenters as damage_presenters
+from spadok.damage import selectors as damage_selectors
 from spadok.sites.models import Site
 from spadok.sites.selectors import (
     COARSE_DEGREES,
@@ -144,6 +146,10 @@ def site_detail(request: HttpRequest, response: HttpResponse, site_id: str) -> d
         private(response)
     ids = public_records_q(None).filter(site=site).values("pk")
     records = Record.objects.filter(pk__in=ids).order_by("-created_at")[:SITE_RECORDS_SHOWN]
+    base = request.build_absolute_uri("/").rstrip("/")
+    events = [
+        damage_presenters.event_public(e, base_url=base) for e in damage_selectors.site_events(site)
+    ]
     return {
         **presenters.site_out(site, request, has_3d=bool(getattr(site, "has_3d", False))),
         "records": [
@@ -154,4 +160,5 @@ def site_detail(request: HttpRequest, response: HttpResponse, site_id: str) -> d
             }
             for r in records
         ],
+        "damage_events": events,
     }

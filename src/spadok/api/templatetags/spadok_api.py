@@ -21,7 +21,7 @@ register = template.Library()
 def record_metadata(context: dict[str, Any], record: Record) -> SafeString:
     """Nothing for records the public may not see: crawlers and embeds get public ones only."""
     request = context.get("request")
-    if request is None or not selectors.visible_records(None).filter(pk=record.pk).exists():
+    if request is None or not selectors.is_public(record):
         return mark_safe("")
     data = jsonld.as_script_text(jsonld.record_graph(record, request))
     head = format_html('<script type="application/ld+json">{}</script>', mark_safe(data))

@@ -58,7 +58,8 @@ class Frame:
     focal_px: float | None = None  # from EXIF or the device, at this size
     gps: tuple[float, float, float] | None = None  # lat, lon, alt
     sharpness: float = 0.0
-    # RGB-D only: 3x3 intrinsics at this size, 4x4 camera-to-world (OpenCV axes, metres).
+    # 3x3 intrinsics at this size (OpenCV's pixel convention): from the device for RGB-D,
+    # from a calibration file for photos. RGB-D only: 4x4 camera-to-world (metres).
     K: np.ndarray | None = None
     cam_to_world: np.ndarray | None = None
 
@@ -153,8 +154,11 @@ def load(input_path: Path, workdir: Path, report: Report, max_size: int = 1600) 
     capture = Capture(kind="photos", layout=layout, image_dir=workdir / "images")
     capture.image_dir.mkdir(parents=True, exist_ok=True)
     report.images_total = len(files)
+    calibration = read_calibration(root if root.is_dir() else root.parent, files)
+    if calibration is not None:
+        capture.info["calibration"] = "K.txt"
     for i, (path, label) in enumerate(zip(files, labels, strict=True)):
-        frame = _prepare_photo(path, label, capture.image_dir, i, report, max_size)
+        frame = _prepare_photo(path, label, capture.image_dir, i, report, max_size, calibration)
         if frame is not None:
             capture.frames.append(frame)
     reject_blurry(capture, report)
@@ -203,12 +207,49 @@ def _exif_info(img: Image.Image) -> tuple[float | None, tuple[float, float, floa
     return focal_frac, gps
 
 
+CALIBRATION_NAMES = {"k.txt"}
+
+
+def read_calibration(root: Path, files: list[Path]) -> np.ndarray | None:
+    """The camera matrix of a calibrated camera, from a ``K.txt`` beside the photos.
+
+    Photogrammetry data sets and calibrated museum set-ups ship one (openMVG's
+    samples do): three rows of three numbers, fx 0 cx / 0 fy cy / 0 0 1, in pixels
+    of the photos as taken, with the first pixel's centre at (0, 0). A file that is
+    not such a matrix is ignored (the cameras are then estimated).
+    """
+    folders = {root, *(p.parent for p in files)}
+    for folder in sorted(folders, key=lambda f: len(f.parts)):
+        for candidate in folder.iterdir() if folder.is_dir() else []:
+            if candidate.name.lower() not in CALIBRATION_NAMES or not candidate.is_file():
+                continue
+            try:
+                values = [float(v) for v in candidate.read_text("utf-8", "replace").split()]
+            except ValueError:
+                return None
+            if len(values) != 9:
+                return None
+            K = np.array(values).reshape(3, 3)
+            plausible = K[0, 0] > 0 and K[1, 1] > 0 and K[0, 1] == 0 and K[1, 0] == 0
+            if not plausible or not np.allclose(K[2], [0, 0, 1]):
+                return None
+            return K
+    return None
+
+
 def _prepare_photo(
-    path: Path, label: str, out: Path, index: int, report: Report, max_size: int
+    path: Path,
+    label: str,
+    out: Path,
+    index: int,
+    report: Report,
+    max_size: int,
+    calibration: np.ndarray | None = None,
 ) -> Frame | None:
     try:
         with Image.open(path) as opened:
             focal_frac, gps = _exif_info(opened)
+            taken = opened.size
             img = ImageOps.exif_transpose(opened).convert("RGB")
     except Exception as exc:  # Pillow raises many types for damaged files
         report.reject(label, "unreadable", type(exc).__name__)
@@ -224,14 +265,31 @@ def _prepare_photo(
     name = f"{index:05d}.jpg"
     img.save(out / name, quality=95)
     gray = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2GRAY)
+    K = None
+    # A calibration holds for the photo as taken; one the camera turned upright does not.
+    if calibration is not None and (img.width, img.height) == (
+        round(taken[0] * scale),
+        round(taken[1] * scale),
+    ):
+        sx, sy = img.width / taken[0], img.height / taken[1]
+        K = calibration.astype(float).copy()
+        K[0, 0] *= sx
+        K[1, 1] *= sy
+        K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
+        K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
     return Frame(
         name=name,
         source=label,
         width=img.width,
         height=img.height,
-        focal_px=focal_frac * max(img.size) if focal_frac else None,
+        focal_px=float(K[0, 0])
+        if K is not None
+        else focal_frac * max(img.size)
+        if focal_frac
+        else None,
         gps=gps,
         sharpness=sharpness(gray),
+        K=K,
     )
 
 

@@ -66,7 +66,11 @@ def _threads() -> int:
 
 
 def run(
-    capture: Capture, workdir: Path, report: Report, refine_principal_point: bool | None = None
+    capture: Capture,
+    workdir: Path,
+    report: Report,
+    refine_principal_point: bool | None = None,
+    camera_model: str | None = None,
 ) -> Sparse | None:
     """Find the cameras and a sparse cloud; None when fewer than two photos register."""
     frames = capture.frames
@@ -78,13 +82,25 @@ def run(
     sizes = {(f.width, f.height) for f in frames}
     focals = {round(f.focal_px or 0) for f in frames}
     reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = "SIMPLE_RADIAL"
+    reader.camera_model = camera_model or "SIMPLE_RADIAL"
     mode = pycolmap.CameraMode.AUTO
-    if len(sizes) == 1 and len(focals) == 1:
+    calibrated = len(sizes) == 1 and all(f.K is not None for f in frames) and camera_model is None
+    if calibrated:
+        # A calibrated camera (K.txt): its intrinsics are known, not estimated.
+        K = frames[0].K
+        assert K is not None
+        mode = pycolmap.CameraMode.SINGLE
+        reader.camera_model = "PINHOLE"
+        # COLMAP puts the first pixel's centre at (0.5, 0.5), OpenCV at (0, 0).
+        reader.camera_params = f"{K[0, 0]},{K[1, 1]},{K[0, 2] + 0.5},{K[1, 2] + 0.5}"
+    elif len(sizes) == 1 and len(focals) == 1:
         mode = pycolmap.CameraMode.SINGLE  # one camera, one zoom: share the intrinsics
         f0 = frames[0]
         if f0.focal_px:
             reader.camera_params = f"{f0.focal_px},{f0.width / 2},{f0.height / 2},0"
+    report.extra["intrinsics"] = (
+        "calibration" if calibrated else "exif" if any(f.focal_px for f in frames) else "estimated"
+    )
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = _threads()
     extraction.max_image_size = max(max(f.width, f.height) for f in frames)
@@ -138,8 +154,13 @@ def run(
     # real lenses are off-centre: on fountain-P11 refining it took the median rotation
     # error from 0.20° to 0.045°. Refine it when ten or more photos share one camera.
     if refine_principal_point is None:
-        refine_principal_point = mode == pycolmap.CameraMode.SINGLE and len(frames) >= 10
+        refine_principal_point = (
+            mode == pycolmap.CameraMode.SINGLE and len(frames) >= 10 and not calibrated
+        )
     options.ba_refine_principal_point = refine_principal_point
+    if calibrated:
+        options.ba_refine_focal_length = False
+        options.ba_refine_extra_params = False
     report.extra["refine_principal_point"] = refine_principal_point
     out = workdir / "sfm"
     out.mkdir(exist_ok=True)

@@ -5,8 +5,13 @@ that holds it: ``name`` (or ``name_uk``, ``name_en``, ``name_<lang>``),
 ``lat`` and ``lon`` (or ``point`` for one "lat, lon" cell, ``wkt`` for
 "Point(lon lat)"), ``type``, ``designation``, ``region``, ``settlement``,
 ``address``, ``wikidata``, ``description``/``description_<lang>``,
-``damage_status``, ``damage_date``, ``id`` (the list's own id, kept under the
-source's name) and ``id.<scheme>`` for other ids. Fields the mapping leaves
+``id`` (the list's own id, kept under the source's name) and ``id.<scheme>``
+for other ids, and the damage the row records: ``damage_status`` (the kind:
+damaged, destroyed, looted, threatened, in English or Ukrainian),
+``damage_date`` (a date, a month, a year, or a range), ``damage_date_end``,
+``damage_severity``, ``damage_standing`` (unesco, ministry, field, capture,
+news, volunteer, other), ``damage_source`` (who says so), ``damage_url``,
+``damage_document`` and ``damage_description``. Fields the mapping leaves
 out are guessed from common column names; a GeoJSON point geometry gives the
 coordinates (a polygon gives a point inside it).
 """
@@ -20,6 +25,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from spadok.core.errors import SpadokError
+from spadok.core.registry.damage import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_URL_CHARS,
+    STANDINGS,
+    DamageClaim,
+    parse_dates,
+    parse_kind,
+    parse_severity,
+    parse_standing,
+    urls_in,
+)
 from spadok.core.registry.geo import (
     UKRAINE,
     Bounds,
@@ -28,11 +44,14 @@ from spadok.core.registry.geo import (
     valid_point,
 )
 from spadok.core.registry.regions import region_code
-from spadok.core.registry.rows import SiteRow, Skip, clean, language_of, parse_date
+from spadok.core.registry.rows import SiteRow, Skip, clean, language_of
 from spadok.core.registry.types import site_type
 
 FIELDS = ("name", "lat", "lon", "point", "wkt", "type", "designation", "region", "settlement",
-          "address", "wikidata", "description", "damage_status", "damage_date", "id")  # fmt: skip
+          "address", "wikidata", "description", "damage_status", "damage_date", "id",
+          "damage_date_end", "damage_severity", "damage_standing", "damage_source", "damage_url",
+          "damage_document", "damage_description")  # fmt: skip
+DAMAGE_FIELDS = tuple(f for f in FIELDS if f.startswith("damage_"))
 FIELD_PATTERN = re.compile(r"^(name|description)_[a-z]{2,3}$|^id\.[a-z0-9_]{1,32}$")
 GUESSES: dict[str, tuple[str, ...]] = {
     "name": ("name", "title", "site_name", "sitename", "label", "назва", "name_en", "itemlabel"),
@@ -49,13 +68,14 @@ GUESSES: dict[str, tuple[str, ...]] = {
     "description": ("description", "опис"),
     "damage_status": ("damage_status", "damage", "status"),
     "damage_date": ("damage_date", "date of damage"),
+    "damage_date_end": ("damage_date_end",),
+    "damage_severity": ("damage_severity", "severity"),
+    "damage_standing": ("damage_standing", "standing"),
+    "damage_source": ("damage_source",),
+    "damage_url": ("damage_url", "source_url"),
+    "damage_document": ("damage_document",),
+    "damage_description": ("damage_description",),
 }
-DAMAGE_WORDS = (
-    ("destroyed", ("destroy", "знищ", "зруйн")),
-    ("looted", ("loot", "пограб", "викраден")),
-    ("damaged", ("damag", "пошкодж")),
-    ("threatened", ("threat", "загроз", "risk")),
-)
 QID = re.compile(r"Q\d+")
 
 
@@ -139,7 +159,9 @@ def read_csv(
     source: str,
     mapping: Mapping[str, str],
     bounds: Bounds = UKRAINE,
+    standing: str | None = None,
 ) -> tuple[list[SiteRow], list[Skip]]:
+    _check_standing(standing)
     resolved = resolve_mapping(header, mapping, file)
     index = {c: i for i, c in enumerate(header)}
     rows: list[SiteRow] = []
@@ -148,7 +170,7 @@ def read_csv(
         if not any(c.strip() for c in cells):
             continue
         values = {f: cells[index[c]] if index[c] < len(cells) else "" for f, c in resolved.items()}
-        _row(values, None, file, number, source, bounds, rows, skips)
+        _row(values, None, file, number, source, bounds, rows, skips, standing)
     return rows, skips
 
 
@@ -164,7 +186,9 @@ def read_geojson(
     mapping: Mapping[str, str],
     bounds: Bounds = UKRAINE,
     max_rows: int,
+    standing: str | None = None,
 ) -> tuple[list[SiteRow], list[Skip]]:
+    _check_standing(standing)
     features = [doc] if doc.get("type") == "Feature" else doc.get("features")
     if not isinstance(features, list):
         raise SpadokError(
@@ -191,7 +215,7 @@ def read_geojson(
             )
             continue
         values = {f: _text(props.get(c)) for f, c in resolved.items()}
-        _row(values, feature.get("geometry"), file, number, source, bounds, rows, skips)
+        _row(values, feature.get("geometry"), file, number, source, bounds, rows, skips, standing)
     return rows, skips
 
 
@@ -238,6 +262,7 @@ def _row(
     bounds: Bounds,
     rows: list[SiteRow],
     skips: list[Skip],
+    standing: str | None = None,
 ) -> None:
     values = {k: clean(v) for k, v in values.items()}
     names: dict[str, str] = {}
@@ -270,7 +295,9 @@ def _row(
         return
     lat, lon = point if isinstance(point, tuple) else (None, None)
     kind = site_type(values.get("type", "")) if values.get("type") else site_type(label)
-    damage_date, precision = parse_date(values.get("damage_date", ""))
+    claim = _claim(values, source, standing)
+    damage_date = claim.date_start if claim else None
+    precision = claim.precision if claim else ""
     row = SiteRow(
         file=file,
         row=number,
@@ -283,8 +310,9 @@ def _row(
         address=values.get("address", "")[:300],
         latitude=lat,
         longitude=lon,
-        damage_status=_damage(values.get("damage_status", "")),
+        damage_status=claim.kind if claim else "",
         damage_date=damage_date,
+        damage=[claim] if claim else [],
     )
     if m := QID.search(values.get("wikidata", "")):
         row.wikidata = m.group(0)
@@ -307,15 +335,61 @@ def _row(
         if damage_date:
             fact["damage"]["date"] = damage_date.isoformat()
             fact["damage"]["precision"] = precision
+    for key in DAMAGE_FIELDS:
+        if key not in ("damage_status", "damage_date") and values.get(key):
+            fact.setdefault("damage", {})[key.removeprefix("damage_")] = values[key]
     row.fact = fact
     rows.append(row)
 
 
-def _damage(text: str) -> str:
-    text = text.lower()
-    if not text:
-        return ""
-    for status, words in DAMAGE_WORDS:
-        if any(w in text for w in words):
-            return status
-    return ""
+def _check_standing(standing: str | None) -> None:
+    if standing is not None and standing not in STANDINGS:
+        raise SpadokError(
+            "registry.bad_mapping",
+            f"unknown standing {standing!r} (one of {', '.join(STANDINGS)})",
+        )
+
+
+def _claim(values: dict[str, str], source: str, standing: str | None) -> DamageClaim | None:
+    """The row's account of damage, when it records a kind or a date of damage.
+
+    A kind that cannot be read and no date: no claim (the raw value stays in the
+    provenance). A date alone records damage of an unstated kind: "damaged".
+    """
+    raw_kind = values.get("damage_status", "")
+    raw_date = values.get("damage_date", "")
+    kind = parse_kind(raw_kind)
+    start, end, precision = parse_dates(raw_date)
+    if not kind and start is None:
+        return None
+    if raw_end := values.get("damage_date_end", ""):
+        end_start, end_end, end_precision = parse_dates(raw_end)
+        end = end_end or end_start or end
+        if end_precision and precision:
+            precision = max(precision, end_precision, key=("day", "month", "year").index)
+        raw_date = f"{raw_date} – {raw_end}" if raw_date else raw_end
+    if start and end and end < start:
+        start, end = end, start
+    url = values.get("damage_url", "")
+    links = urls_in(url)
+    claim = DamageClaim(
+        standing=parse_standing(values.get("damage_standing", "")) or standing or "other",
+        kind=kind or "damaged",
+        severity=parse_severity(values.get("damage_severity", "")),
+        date_start=start,
+        date_end=end if end != start else None,
+        precision=precision,
+        date_as_published=raw_date[:100],
+        source_name=(values.get("damage_source") or _named(source))[:200],
+        source_url=links[0] if links else "",
+        source_document=values.get("damage_document", "")[:300],
+        description=values.get("damage_description", "")[:MAX_DESCRIPTION_CHARS],
+        key=values.get("id", "")[:200],
+    )
+    claim.add_references([u for u in links[1:] if len(u) <= MAX_URL_CHARS])
+    return claim
+
+
+def _named(source: str) -> str:
+    """The list's name as the source of its claims, unless it is only the format's name."""
+    return "" if source in ("csv", "geojson") else source

@@ -15,10 +15,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spadok.core.errors import SpadokError
 from spadok.core.limits import DEFAULT_LIMITS, Limits
+
+if TYPE_CHECKING:
+    from spadok.core.registry.damage import DamageClaim
 
 # Stable skip codes (scripts match on them) and their human phrasing.
 SKIP_CODES: dict[str, str] = {
@@ -57,6 +60,8 @@ class SiteRow:
     damage_status: str = ""
     damage_date: date | None = None
     fact: dict[str, Any] = field(default_factory=dict)
+    # What the list says happened to the site, by whose account: one claim per account.
+    damage: list[DamageClaim] = field(default_factory=list)
 
     @property
     def has_point(self) -> bool:
@@ -122,6 +127,9 @@ def csv_records(
     sample = text[:20000]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        # The sniffer often misses doubled quotes ("Popov Manor"" …) and then splits
+        # such cells; every spreadsheet writes quotes that way (RFC 4180).
+        dialect.doublequote = True
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)

@@ -1,7 +1,9 @@
 """Which reader a list needs, decided by its content, and one call to read it.
 
 ``--format auto`` looks at the headers: a Wikidata result has entity URIs in
-a column, the UNESCO list has its own column titles, a GeoJSON file is a
+a column, the UNESCO list has its own column titles (and the Science at Risk
+list the same template with its own date and fundraising columns), a
+Linked4Resilience export has its cultural-site URIs in a column, a GeoJSON file is a
 FeatureCollection (a geoBoundaries file is refused here: it holds regions, not
 sites), and any other CSV with a column we can take as the name is read as a
 generic list. File names are never trusted.
@@ -16,11 +18,11 @@ from pathlib import Path
 
 from spadok.core.errors import SpadokError
 from spadok.core.limits import DEFAULT_LIMITS, Limits
-from spadok.core.registry import generic, unesco, wikidata
+from spadok.core.registry import generic, l4r, unesco, wikidata
 from spadok.core.registry.geo import UKRAINE, Bounds
 from spadok.core.registry.rows import SiteRow, Skip, csv_records, read_text
 
-FORMATS = ("auto", "wikidata", "unesco", "csv", "geojson")
+FORMATS = ("auto", "wikidata", "unesco", "science-at-risk", "l4r", "csv", "geojson")
 
 
 @dataclass
@@ -40,8 +42,14 @@ def read_list(
     source: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     bounds: Bounds = UKRAINE,
+    standing: str | None = None,
 ) -> ParsedList:
-    """Read one list file; SpadokError when the file as a whole cannot be used."""
+    """Read one list file; SpadokError when the file as a whole cannot be used.
+
+    ``standing`` is the standing of the damage a generic list records (its
+    ``damage_standing`` column, when mapped, wins); the UNESCO, Science at Risk
+    and Linked4Resilience readers know their own.
+    """
     if fmt not in FORMATS:
         raise SpadokError("registry.unknown_format", f"{path.name} (format {fmt!r} asked)")
     mapping = dict(mapping or {})
@@ -49,7 +57,7 @@ def read_list(
     name = path.name
     stripped = text.lstrip()
     if fmt == "geojson" or (fmt == "auto" and stripped.startswith("{")):
-        return _geojson(text, name, fmt, mapping, source, limits, bounds)
+        return _geojson(text, name, fmt, mapping, source, limits, bounds, standing)
     if fmt == "auto" and stripped.startswith("["):
         raise SpadokError("registry.unknown_format", f"{name} (a JSON array, not GeoJSON)")
     header, records = csv_records(text, name, limits)
@@ -60,7 +68,9 @@ def read_list(
         if wikidata.looks_like(header, sample):
             fmt = "wikidata"
         elif unesco.looks_like(header, sample):
-            fmt = "unesco"
+            fmt = unesco.variant(header)
+        elif l4r.looks_like(header, sample):
+            fmt = "l4r"
         elif mapping or generic.looks_like_csv(header):
             fmt = "csv"
         else:
@@ -76,16 +86,32 @@ def read_list(
         parsed.rows, parsed.skips = wikidata.read(
             header, records, file=name, source=parsed.source, bounds=bounds
         )
-    elif fmt == "unesco":
+    elif fmt in ("unesco", "science-at-risk"):
         if not unesco.looks_like(header, sample):
             raise SpadokError("registry.unknown_format", f"{name} (not the UNESCO list's columns)")
+        if unesco.variant(header) != fmt:
+            # A list's standing comes from what it is: never call Science at Risk's UNESCO's.
+            raise SpadokError(
+                "registry.unknown_format",
+                f"{name} (the {unesco.variant(header)} list, not the {fmt} list: "
+                "use --format auto)",
+            )
         parsed.rows, parsed.skips = unesco.read(
+            header, records, file=name, source=parsed.source, bounds=bounds, list_variant=fmt
+        )
+    elif fmt == "l4r":
+        if not l4r.looks_like(header, sample):
+            raise SpadokError(
+                "registry.unknown_format", f"{name} (no column of Linked4Resilience site URIs)"
+            )
+        parsed.rows, parsed.skips = l4r.read(
             header, records, file=name, source=parsed.source, bounds=bounds
         )
     else:
         parsed.rows, parsed.skips = generic.read_csv(
-            header, records, file=name, source=parsed.source, mapping=mapping, bounds=bounds
-        )
+            header, records, file=name, source=parsed.source, mapping=mapping, bounds=bounds,
+            standing=standing,
+        )  # fmt: skip
     return parsed
 
 
@@ -97,6 +123,7 @@ def _geojson(
     source: str | None,
     limits: Limits,
     bounds: Bounds,
+    standing: str | None = None,
 ) -> ParsedList:
     try:
         doc = json.loads(text)
@@ -116,6 +143,6 @@ def _geojson(
     parsed = ParsedList(file=name, format="geojson", source=source or "geojson")
     parsed.rows, parsed.skips = generic.read_geojson(
         doc, file=name, source=parsed.source, mapping=mapping, bounds=bounds,
-        max_rows=limits.max_registry_rows,
+        max_rows=limits.max_registry_rows, standing=standing,
     )  # fmt: skip
     return parsed

@@ -7,9 +7,16 @@ points as one "lat, lon" string (or "not found"), dates as "2022-03-12",
 spell them. Section rows are skipped with the reason "section header" and give
 the region to the rows under them that name none.
 
-Every site on the list is damaged or destroyed (UNESCO verified it); the kind
-and the first reported date go to ``damage_status``/``damage_date`` and the
-whole raw fact to the provenance, from which damage events can be built later.
+Every site on the list is one UNESCO verified as damaged: each row gives one
+UNESCO-verified damage claim (kind "damaged": UNESCO's list does not grade the
+damage, and the annotators' notes never raise it). Its date is the first report
+the annotators found, kept with its precision as published; their links go to
+the claim's references and the whole raw row to the provenance.
+
+The same volunteers annotated the *Science at Risk* list of damaged research
+institutions in the same template (its date column is "Date of damage", and it
+has fundraising columns). That list is not UNESCO's: its rows give claims of
+standing "other" by Science at Risk, never verified ones.
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from spadok.core.registry.damage import UNESCO_LIST_URL, DamageClaim, parse_dates, urls_in
 from spadok.core.registry.geo import UKRAINE, Bounds, parse_lat_lon, valid_point
 from spadok.core.registry.regions import region_code
-from spadok.core.registry.rows import SiteRow, Skip, clean, language_of, parse_date
+from spadok.core.registry.rows import SiteRow, Skip, clean, language_of
 from spadok.core.registry.types import site_type
 
 TITLE = "Title of the damage site in English"
@@ -40,11 +48,20 @@ COLUMNS = {
     "wikipedia_uk": ("Wikipedia - Ukrainian",),
     "dbpedia": ("DBpedia",),
     "built": ("Year of construction",),
-    "reference": ("Reference to the first reported news article, reports, etc.",),
-    "date": ("Date of damage (first reported)",),
+    "reference": ("Reference to the first reported news article, reports, etc.",
+                  "Reference to news articles, reports, etc."),
+    "date": ("Date of damage (first reported)", "Date of damage"),
     "references": ("Other reporting references",),
+    "media": ("Reports by Media",),
+    "website": ("Website",),
+    "fundraising": ("Fundraising amount:",),
+    "for_what": ("For what:",),
     "qid": ("qid", "QID", "wikidata"),
 }  # fmt: skip
+UNESCO_DATE = "Date of damage (first reported)"
+SCIENCE_AT_RISK_COLUMNS = frozenset({"Fundraising amount:", "Reports by Media"})
+SCIENCE_AT_RISK = "Science at Risk"
+SCIENCE_AT_RISK_HOST = "scienceatrisk.org"
 SECTION = re.compile(r"^\s*(\d+)\s+sites?\s+in\s+(?:the\s+)?(.+?)\s*$", re.IGNORECASE)
 NUMBERED = re.compile(r"^\s*\d+\.\s+")
 PLACEHOLDER = re.compile(r"(?i)^(not found|n/?a|none|unknown|-+|\?+|немає)$")
@@ -52,13 +69,21 @@ SIGNIFICANCE = re.compile(
     r"(?i)(architectural|urban planning|historical|history|archaeological)?\s*monument of "
     r"(local|national) (importance|significance)"
 )
-DESTROYED = re.compile(r"(?i)(?<!partially )\b(completely |fully |totally )?destroyed\b")
 QID = re.compile(r"Q\d+")
 
 
 def looks_like(header: list[str], sample: list[list[str]]) -> bool:
+    """The volunteers' template (UNESCO's list, or Science at Risk's in the same columns)."""
     names = {h.strip() for h in header}
-    return TITLE in names or {"Geo location", "Date of damage (first reported)"} <= names
+    return TITLE in names or {"Geo location", UNESCO_DATE} <= names
+
+
+def variant(header: list[str]) -> str:
+    """Which list in the template this is: "unesco" or "science-at-risk"."""
+    names = {h.strip() for h in header}
+    if UNESCO_DATE not in names and names & SCIENCE_AT_RISK_COLUMNS:
+        return "science-at-risk"
+    return "unesco"
 
 
 def _columns(header: list[str]) -> dict[str, int]:
@@ -79,6 +104,7 @@ def read(
     file: str,
     source: str = "unesco",
     bounds: Bounds = UKRAINE,
+    list_variant: str = "unesco",
 ) -> tuple[list[SiteRow], list[Skip]]:
     cols = _columns(header)
     rows: list[SiteRow] = []
@@ -132,8 +158,11 @@ def read(
         if kind == "other":
             kind = site_type(title) or "other"
         raw_date = get(cells, "date")
-        damage_date, precision = parse_date(raw_date)
-        status = _status(" ".join((get(cells, "comment"), get(cells, "note"))))
+        if PLACEHOLDER.match(raw_date):
+            raw_date = ""
+        claim = _claim(get, cells, raw_date, list_variant)
+        damage_date, precision = claim.date_start, claim.precision
+        status = claim.kind
         address = get(cells, "address")
         row = SiteRow(
             file=file,
@@ -150,6 +179,7 @@ def read(
             longitude=lon,
             damage_status=status,
             damage_date=damage_date,
+            damage=[claim],
         )
         qid = QID.search(get(cells, "qid"))
         if qid:
@@ -161,14 +191,31 @@ def read(
         row.fact = _fact(
             get, cells, section=section, number=number_in_section, status=status,
             damage_date=damage_date, precision=precision, raw_date=raw_date,
-            type_label=type_label, raw_point=raw_point,
+            type_label=type_label, raw_point=raw_point, variant=list_variant,
         )  # fmt: skip
         rows.append(row)
     return rows, skips
 
 
-def _status(text: str) -> str:
-    return "destroyed" if DESTROYED.search(text) else "damaged"
+def _claim(get: Any, cells: list[str], raw_date: str, list_variant: str) -> DamageClaim:
+    """The row's account of damage: UNESCO's verification, or Science at Risk's report."""
+    start, end, precision = parse_dates(raw_date)
+    links: list[str] = []
+    for key in ("reference", "media", "references"):
+        links += [u for u in urls_in(get(cells, key)) if u not in links]
+    if list_variant == "science-at-risk":
+        own = next((u for u in links if SCIENCE_AT_RISK_HOST in u), "")
+        claim = DamageClaim(
+            standing="other", source_name=SCIENCE_AT_RISK, source_url=own,
+            date_start=start, date_end=end, precision=precision, date_as_published=raw_date,
+        )  # fmt: skip
+    else:
+        claim = DamageClaim(
+            standing="unesco", source_name="UNESCO", source_url=UNESCO_LIST_URL,
+            date_start=start, date_end=end, precision=precision, date_as_published=raw_date,
+        )  # fmt: skip
+    claim.add_references(links)
+    return claim
 
 
 def _designation(title: str) -> str:
@@ -195,13 +242,17 @@ def _settlement(title: str, address: str) -> str:
 
 
 def _fact(get: Any, cells: list[str], **known: Any) -> dict[str, Any]:
-    damage: dict[str, Any] = {"kind": known["status"], "verified_by": "UNESCO"}
+    damage: dict[str, Any] = {"kind": known["status"]}
+    if known["variant"] == "science-at-risk":
+        damage["reported_by"] = SCIENCE_AT_RISK
+    else:
+        damage["verified_by"] = "UNESCO"
     if known["damage_date"]:
         damage["date"] = known["damage_date"].isoformat()
         damage["precision"] = known["precision"]
     if known["raw_date"]:
         damage["date_as_published"] = known["raw_date"]
-    for key in ("reference", "references", "note"):
+    for key in ("reference", "references", "media", "note"):
         if value := get(cells, key):
             damage[key] = value
     fact: dict[str, Any] = {"damage": damage}
@@ -209,7 +260,7 @@ def _fact(get: Any, cells: list[str], **known: Any) -> dict[str, Any]:
         fact["section"] = known["section"]
     if known["number"]:
         fact["number"] = known["number"]
-    for key in ("include", "comment", "built", "maps"):
+    for key in ("include", "comment", "built", "maps", "website", "fundraising", "for_what"):
         if value := get(cells, key):
             fact[key] = value
     if known["type_label"]:

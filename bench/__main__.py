@@ -1,0 +1,312 @@
+"""The benchmark suite: run every benchmark, then write one table of the figures.
+
+    .venv/bin/python -m bench [--only ingest,audit,...] [--table-only] [--quick]
+
+Each benchmark is its own module (``bench/<name>.py``), measures spadok beside its
+peer tool on the same input in the same run, and writes ``bench/results/<name>.json``.
+This runner starts them one after the other (each in a fresh process), then reads
+every result there is and writes ``docs/benchmarks.md`` (the table the README
+links) and ``docs/benchmarks.json``, with the machine, its load and the commit.
+``--table-only`` rebuilds the table from the results already on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DOCS = ROOT / "docs"
+
+# name -> (arguments for a full run, arguments for --quick)
+BENCHES: dict[str, tuple[list[str], list[str]]] = {
+    "ingest": (["--repeat", "3"], ["--repeat", "1"]),
+    "audit": ([], []),
+    "upload": (["--size-gb", "2"], ["--size-gb", "0.5", "--runs", "1"]),
+    "search": (["--repeat", "3"], ["--repeat", "1", "--sites", "6000", "--records", "4000"]),
+    "reconstruct": ([], ["--parts", "cameras"]),
+    "campaign": ([], []),
+    "bigdata": ([], []),
+    "faults": ([], []),
+}
+
+Row = tuple[str, str, str, str, str]  # what, spadok, peer, ratio or figure, target
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _num(value: Any, fmt: str = "{:,.2f}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def rows_ingest(d: dict[str, Any]) -> list[Row]:
+    best = d.get("best_run", {})
+    tris = d.get("triangles")
+    return [
+        (
+            f"ingest a textured {tris:,}-triangle scan (warm worker)" if tris else "ingest",
+            _num(best.get("spadok_steps_s"), "{:.2f} s"),
+            f"gltfpack -cc {_num(best.get('gltfpack_s'), '{:.2f} s')}",
+            f"{_num(d.get('time_ratio_best'))}× (median {_num(d.get('time_ratio_median'))}×)",
+            f"≤ {_get(d, 'targets', 'time_ratio') or 2.5}×",
+        ),
+        (
+            "ingest peak memory / mesh in memory",
+            _num(d.get("spadok_peak_mb"), "{:,.0f} MB"),
+            f"mesh {_num(_get(d, 'mesh_in_memory_mb', 'as_loaded'), '{:,.0f} MB')}",
+            f"{_num(d.get('memory_ratio'))}× ({_num(d.get('memory_ratio_above_baseline'))}× "
+            f"above the {_num(d.get('baseline_mb'), '{:,.0f} MB')} idle process)",
+            f"≤ {_get(d, 'targets', 'memory_ratio') or 3}×",
+        ),
+    ]
+
+
+def rows_audit(d: dict[str, Any]) -> list[Row]:
+    mbs = d.get("mb_s", {})
+    peer = next((k for k in mbs if k.startswith("sha512sum_P")), None)
+    return [
+        (
+            f"fixity audit of {d.get('files', 0):,} files ({d.get('bytes', 0) / 1e9:.2f} GB)",
+            _num(mbs.get("spadok_audit"), "{:,.0f} MB/s"),
+            f"{peer} {_num(mbs.get(peer or ''), '{:,.0f} MB/s')}",
+            f"{_num(d.get('ratio_vs_sha512sum_same_parallelism'))}×",
+            f"≥ {d.get('target', 0.8)}×",
+        )
+    ]
+
+
+def rows_upload(d: dict[str, Any]) -> list[Row]:
+    s = d.get("summary", {})
+    size = d.get("size_bytes", 0) / 1024**3
+    return [
+        (
+            f"resumable upload of {size:.1f} GiB over loopback (acknowledged)",
+            f"{_num(_get(s, 'acknowledged_mib_s', 'best'), '{:,.0f} MiB/s')}",
+            f"plain copy {_num(_get(s, 'copy_mib_s', 'median'), '{:,.0f} MiB/s')}",
+            f"{_num(_get(s, 'acknowledged_vs_copy', 'best'))}×",
+            "≥ 0.5×",
+        ),
+        (
+            "the same upload beside a copy that hashes as the upload must",
+            f"{_num(_get(s, 'acknowledged_mib_s', 'best'), '{:,.0f} MiB/s')}",
+            f"hashing copy {_num(_get(s, 'hashing_copy_mib_s', 'median'), '{:,.0f} MiB/s')}",
+            f"{_num(_get(s, 'acknowledged_vs_hashing_copy', 'best'))}×",
+            "",
+        ),
+        (
+            "upload end to end (incl. filing into OCFL)",
+            f"{_num(_get(s, 'end_to_end_mib_s', 'best'), '{:,.0f} MiB/s')}",
+            "",
+            f"{_num(_get(s, 'end_to_end_vs_copy', 'best'))}×",
+            "",
+        ),
+        (
+            "upload server memory growth",
+            f"{_num(s.get('server_rss_growth_mib_max'), '{:,.0f} MiB')}",
+            "",
+            "",
+            "flat",
+        ),
+    ]
+
+
+def rows_search(d: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for backend in ("sqlite", "postgresql"):
+        b = d.get(backend)
+        if not isinstance(b, dict):
+            continue
+        n = sum((b.get("data") or {}).get(k, 0) for k in ("sites", "records"))
+        lat = b.get("latency", {})
+        worst = max((v.get("p95_ms_best", 0) for v in lat.values()), default=None)
+        for name, v in lat.items():
+            rows.append(
+                (
+                    f"search p95, {backend}, {n:,} docs: {name} «{v.get('q', '')}»",
+                    _num(v.get("p95_ms_best"), "{:,.1f} ms"),
+                    f"cold {_num(v['cold_p95_ms_best'], '{:,.1f} ms')}"
+                    if "cold_p95_ms_best" in v
+                    else "",
+                    f"{v.get('results', 0):,} results",
+                    "< 50 ms",
+                )
+            )
+        rows.append((f"search p95 worst, {backend}", _num(worst, "{:,.1f} ms"), "", "", "< 50 ms"))
+        http = b.get("http") or {}
+        if http:
+            rows.append(
+                (
+                    f"record page, {backend}, 2 cores",
+                    _num(_get(http, "record_page", "rps_best"), "{:,.0f} req/s"),
+                    f"static file {_num(_get(http, 'static_peer', 'rps_best'), '{:,.0f} req/s')}",
+                    f"server CPU {_num(cpu, '{:.2f} ms')}/request"
+                    if (
+                        cpu := (http.get("record_page") or {}).get(
+                            "server_cpu_ms_per_request_median"
+                        )
+                    )
+                    is not None
+                    else "",
+                    "≥ 500 req/s",
+                )
+            )
+    return rows
+
+
+def rows_reconstruct(d: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    cams = d.get("cameras")
+    if isinstance(cams, dict):
+        c = cams.get("cameras", {})
+        rows += [
+            (
+                "fountain-P11 camera rotation error (median)",
+                _num(c.get("rotation_error_deg_median"), "{:.3f}°"),
+                "COLMAP 0.059°, OpenMVG 0.030° (published)",
+                f"centre error {_num(c.get('centre_error_m_median'), '{:.4f} m')}",
+                "≤ 0.03°",
+            ),
+            (
+                "fountain-P11 whole reconstruction",
+                f"{_num(cams.get('total_seconds'), '{:,.0f} s')}, "
+                f"{_num(cams.get('peak_mb'), '{:,.0f} MB')}",
+                "COLMAP SfM alone 37.5 s (published)",
+                f"{cams.get('triangles', 0):,} triangles, verdict {cams.get('verdict')}",
+                "< 300 s, < 4 GB",
+            ),
+        ]
+    hold = d.get("holdout")
+    if isinstance(hold, dict):
+        rows.append(
+            (
+                "held-out photo vs textured model rendered from its camera",
+                f"PSNR {_num(hold.get('psnr_db'), '{:.1f} dB')}, "
+                f"SSIM {_num(hold.get('ssim'), '{:.3f}')}",
+                "",
+                f"coverage {_num(hold.get('coverage'), '{:.0%}')}",
+                "",
+            )
+        )
+    syn = d.get("synthetic")
+    if isinstance(syn, dict):
+        s = syn.get("surface", {})
+        for key in ("at_0.5%", "at_1.0%"):
+            if key in s:
+                rows.append(
+                    (
+                        f"Lucy renders: F-score {key.replace('at_', 'at ')} of the size",
+                        _num(s[key].get("f_score"), "{:.3f}"),
+                        "",
+                        f"precision {_num(s[key].get('precision'), '{:.3f}')}, "
+                        f"recall {_num(s[key].get('recall'), '{:.3f}')}",
+                        "",
+                    )
+                )
+    return rows
+
+
+def rows_generic(d: dict[str, Any]) -> list[Row]:
+    """Benchmarks that say themselves what to show: ``{"table": [[what, spadok, peer,
+    figure, target], ...]}``."""
+    return [tuple(str(c) for c in row[:5]) for row in d.get("table", [])]  # type: ignore[misc]
+
+
+EXTRACT: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "ingest": rows_ingest,
+    "audit": rows_audit,
+    "upload": rows_upload,
+    "search": rows_search,
+    "reconstruct": rows_reconstruct,
+}
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def write_table() -> Path:
+    sections: list[tuple[str, list[Row], str]] = []
+    raw: dict[str, Any] = {}
+    for name in BENCHES:
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        raw[name] = data
+        when = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
+        rows = EXTRACT.get(name, rows_generic)(data)
+        sections.append((name, rows, when.strftime("%Y-%m-%d %H:%M UTC")))
+    load = os.getloadavg()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `python -m bench` (one benchmark per module in `bench/`, each beside its",
+        "peer on the same input in the same run). Figures from a shared machine are orders",
+        "of magnitude: rerun before relying on one.",
+        "",
+        f"- machine: {os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}",
+        f"- load average when the table was written: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}",
+        f"- commit: `{_commit()}`",
+        "",
+    ]
+    for name, rows, when in sections:
+        lines += [f"## {name}", "", f"`bench/results/{name}.json`, {when}", ""]
+        lines += ["| what | spadok | peer | figure | target |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in rows]
+        lines.append("")
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "benchmarks.md").write_text("\n".join(lines))
+    (DOCS / "benchmarks.json").write_text(json.dumps(raw, indent=1, ensure_ascii=False) + "\n")
+    return DOCS / "benchmarks.md"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=",".join(BENCHES))
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, one repeat")
+    parser.add_argument("--table-only", action="store_true")
+    args = parser.parse_args()
+    failed = []
+    if not args.table_only:
+        for name in args.only.split(","):
+            if name not in BENCHES:
+                raise SystemExit(f"unknown benchmark {name!r}: one of {', '.join(BENCHES)}")
+            if not (ROOT / "bench" / f"{name}.py").exists():
+                print(f"== {name}: not present, skipped", flush=True)
+                continue
+            full, quick = BENCHES[name]
+            print(f"== {name}", flush=True)
+            cmd = [sys.executable, "-m", f"bench.{name}", *(quick if args.quick else full)]
+            if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+                failed.append(name)
+    table = write_table()
+    print(f"written {table.relative_to(ROOT)}")
+    if failed:
+        print("failed: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
