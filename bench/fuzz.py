@@ -11,6 +11,11 @@ mutation, so that it can be shrunk by hand and added to the regression corpus
 ``tests/fuzz/corpus/``.
 
     .venv/bin/python -m bench.fuzz [--minutes 30] [--mode load|process] [--family ply] [--seed 1]
+    .venv/bin/python -m bench.fuzz --other-paths [--examples 2000]
+
+``--other-paths`` runs instead the long Hypothesis runs of the other input paths
+(zips, tus sessions, search parameters, site and damage lists: the ``fuzz_long``
+tests of tests/fuzz/) with ``--examples`` examples each.
 
 Prints a summary and writes bench/results/fuzz.json. The same properties run
 under Hypothesis in CI (few examples) and with ``pytest -m fuzz_long`` (many).
@@ -81,7 +86,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--memory-mb", type=int, default=1536)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--other-paths", action="store_true", help="zips, tus, search, lists")
+    parser.add_argument("--examples", type=int, default=2000, help="with --other-paths")
     args = parser.parse_args()
+    if args.other_paths:
+        return _other_paths(args.examples)
 
     seeds = [s for s in SEEDS if not args.family or s.family in args.family]
     seeds = [s for s in seeds if all(p.exists() for p in s.files())]
@@ -132,12 +141,33 @@ def main() -> int:
         "outcomes": dict(counts),
         "error_codes": dict(codes.most_common()),
         "findings": findings,
+        "table": [
+            [
+                f"fuzz the format readers ({args.mode}, {runs:,} mutants of {len(seeds)} files)",
+                f"{len(findings)} findings",
+                "—",
+                f"{runs / max(elapsed, 1e-9):.1f} files/s; "
+                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                "0 findings",
+            ]
+        ],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "fuzz.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "findings"}, indent=2))
     print(f"{len(findings)} distinct findings, kept in {out_dir}")
     return 1 if findings else 0
+
+
+def _other_paths(examples: int) -> int:
+    """The long Hypothesis runs of every input path but the format readers."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "SPADOK_FUZZ_EXAMPLES": str(examples)}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+           "-m", "fuzz_long", "tests/fuzz", "-k", "not mutated_files and not pipeline"]  # fmt: skip
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
 def _last_line(outcome: Outcome) -> str:

@@ -7,8 +7,10 @@ ids, quotes, NULs, huge cells, broken JSON) and read by
 :func:`spadok.core.registry.sources.read_list` (and
 :func:`~spadok.core.registry.geoboundaries.read_regions`): each must give rows
 and skips with known codes, or one ``SpadokError`` with a code from ``CODES``.
-A few go on through the import into the database, where a file that fails
-must leave no site behind.
+Damage claims read from the rows must stay within the kinds, severities,
+standings, date order and size limits of :mod:`spadok.core.registry.damage`.
+A few go on through the import into the database (sites and damage events),
+where a file that fails must leave no site behind.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from hypothesis import strategies as st
 
 from spadok.core.errors import CODES, SpadokError
 from spadok.core.limits import Limits
+from spadok.core.registry import damage
+from spadok.core.registry.damage import DamageClaim
 from spadok.core.registry.geo import UKRAINE
 from spadok.core.registry.geoboundaries import read_regions
 from spadok.core.registry.rows import SKIP_CODES
@@ -120,14 +124,15 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def check_list(path: Path, fmt: str = "auto", mapping: dict[str, str] | None = None) -> None:
+def check_list(path: Path, fmt: str = "auto", mapping: dict[str, str] | None = None) -> int:
+    """Read one list and check what came out; the number of damage claims checked."""
     try:
         with time_limit(SECONDS):
             parsed = read_list(path, fmt=fmt, mapping=mapping, limits=LIMITS)
     except SpadokError as exc:
         assert exc.code in CODES
         assert exc.code.startswith(("registry.", "input.")), exc.code
-        return
+        return 0
     for skip in parsed.skips:
         assert skip.code in SKIP_CODES
     for row in parsed.rows:
@@ -138,6 +143,22 @@ def check_list(path: Path, fmt: str = "auto", mapping: dict[str, str] | None = N
             assert math.isfinite(row.latitude) and math.isfinite(row.longitude)
             assert UKRAINE.contains(row.latitude, row.longitude), row
         json.dumps(row.fact)  # kept as provenance: must be plain data
+        for claim in row.damage:  # what becomes a damage event
+            check_claim(claim)
+    return sum(len(row.damage) for row in parsed.rows)
+
+
+def check_claim(claim: DamageClaim) -> None:
+    """A damage claim read from a hostile list is still one the archive can keep."""
+    assert claim.kind in damage.KINDS and claim.severity in damage.SEVERITIES, claim
+    assert claim.standing in damage.STANDINGS, claim
+    assert claim.precision in ("", *damage.PRECISIONS), claim
+    if claim.date_start and claim.date_end:
+        assert claim.date_start <= claim.date_end, claim
+    assert (claim.date_start is None) == (claim.precision == ""), claim
+    assert len(claim.references) <= damage.MAX_REFERENCES, claim
+    assert all(len(u) <= damage.MAX_URL_CHARS for u in claim.references), claim
+    assert len(claim.description) <= damage.MAX_DESCRIPTION_CHARS, claim
 
 
 def _lists() -> list[Path]:
@@ -151,6 +172,7 @@ def _lists() -> list[Path]:
 
 def test_damaged_lists_give_rows_skips_or_a_code(tmp_path: Path) -> None:
     lists = _lists()
+    claims = []
 
     @fast(50)
     @given(
@@ -161,9 +183,10 @@ def test_damaged_lists_give_rows_skips_or_a_code(tmp_path: Path) -> None:
     def run(which: int, ops: list[tuple[Any, ...]], fmt: str) -> None:
         path = tmp_path / lists[which].name
         path.write_bytes(apply_edits(lists[which].read_bytes(), ops))
-        check_list(path, fmt if fmt != "geojson" else "auto")
+        claims.append(check_list(path, fmt if fmt != "geojson" else "auto"))
 
     run()
+    assert sum(claims) > 0, "no damage claim was read: the sweep checked none"
 
 
 @st.composite
