@@ -37,6 +37,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "campaign": ([], []),
     "bigdata": ([], []),
     "faults": ([], []),
+    "fuzz": (["--minutes", "10"], ["--minutes", "1"]),
 }
 
 Row = tuple[str, str, str, str, str]  # what, spadok, peer, ratio or figure, target

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -286,6 +287,28 @@ def test_large_las_is_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
     assert asset.points.count == 22600
     assert len(asset.points.positions) == 300
     assert len(asset.points.colors) == len(asset.points.positions)
+
+
+def test_laz_is_scanned_in_a_child_with_the_same_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child's scan of a LAZ gives what the same points give read in this process."""
+    monkeypatch.setattr(las, "SAMPLE_TARGET", 500)
+    monkeypatch.setattr(las, "CHUNK_SIZE", 4321)
+    calls: list[Path] = []
+    real = las.scan_isolated
+
+    def spy(path: Path, *args: Any, **kwargs: Any) -> Any:
+        calls.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(las, "scan_isolated", spy)
+    laz = load(data("pointclouds", "las_laspy_tests", "simple.laz"))
+    plain = load(data("pointclouds", "las_laspy_tests", "simple.las"))
+    assert calls and laz.format == "laz" and plain.format == "las"
+    assert laz.points.count == plain.points.count == 1065
+    assert len(laz.points.positions) == 500 == laz.extra["sample_points"]
+    assert laz.point_facts["bounds"] == plain.point_facts["bounds"]
+    assert laz.point_facts["classes"] == plain.point_facts["classes"]
+    assert np.array_equal(laz.points.positions, plain.points.positions)
 
 
 def test_point_limit_is_enforced() -> None:

@@ -119,60 +119,99 @@ def _hidden(path: Path, folder: Path) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
-def _unpack(zpath: Path, dest: Path, limits: Limits, depth: int) -> None:
+@dataclass
+class _Budget:
+    """What is left to unpack, shared by a zip and every zip nested in it.
+
+    Each nested zip would otherwise get the whole limit again: a zip of ten
+    thousand zips of a gigabyte each passes every per-zip check.
+    """
+
+    bytes: int
+    entries: int
+
+    @classmethod
+    def of(cls, limits: Limits) -> _Budget:
+        return cls(limits.max_zip_total_bytes, limits.max_zip_entries)
+
+
+def _unpack(
+    zpath: Path, dest: Path, limits: Limits, depth: int, budget: _Budget | None = None
+) -> None:
     """Unpack a zip under the limits; nested zips are unpacked in place."""
+    budget = budget or _Budget.of(limits)
     if depth > limits.max_zip_depth:
         raise SpadokError("zip.too_deep", zpath.name)
     try:
         zf = zipfile.ZipFile(zpath)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise SpadokError("zip.corrupt", f"{zpath.name}: {exc}") from exc
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > limits.max_zip_entries:
+        budget.entries -= len(infos)
+        if budget.entries < 0:
             raise SpadokError(
-                "zip.too_many_entries", f"{len(infos):,}, the limit is {limits.max_zip_entries:,}"
+                "zip.too_many_entries",
+                f"more than {limits.max_zip_entries:,} files in all, the limit",
             )
         declared = sum(i.file_size for i in infos)
         packed = max(1, sum(i.compress_size for i in infos))
-        if declared > limits.max_zip_total_bytes:
+        if declared > budget.bytes:
             raise SpadokError("input.too_large", f"{zpath.name} unpacks to {declared:,} bytes")
         if declared / packed > limits.max_zip_ratio and declared > 64 * 1024**2:
             raise SpadokError("zip.bomb", f"{zpath.name}: {declared / packed:.0f}× expansion")
         dest.mkdir(parents=True, exist_ok=True)
         root = dest.resolve()
-        budget = limits.max_zip_total_bytes
         for info in infos:
             if info.flag_bits & 0x1:
                 raise SpadokError("zip.encrypted", zpath.name)
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise SpadokError("zip.unsafe_path", f"{info.filename} is a link")
             target = _safe_target(root, info.filename)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with zf.open(info) as src, target.open("wb") as out:
-                    # Count real bytes: the sizes in the headers may lie.
-                    while chunk := src.read(1024 * 1024):
-                        budget -= len(chunk)
-                        if budget < 0:
-                            raise SpadokError("zip.bomb", f"{zpath.name} unpacks past the limit")
-                        out.write(chunk)
-            except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-                raise SpadokError("zip.corrupt", f"{info.filename}: {exc}") from exc
+            _extract(zf, info, target, zpath, budget)
             if zipfile.is_zipfile(target) and _is_container_zip(target):
                 inner = target.with_name(target.name + ".d")
-                _unpack(target, inner, limits, depth + 1)
+                _unpack(target, inner, limits, depth + 1, budget)
                 target.unlink()
 
 
+def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, zpath: Path,
+             budget: _Budget) -> None:  # fmt: skip
+    """Write one entry, counting its real bytes against the budget (headers may lie)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        out = target.open("xb")
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+        # Two entries of one name, or a file and a folder of one name: which one
+        # the model meant cannot be known.
+        raise SpadokError("zip.unsafe_path", f"{info.filename} clashes with another entry") from exc
+    except OSError as exc:
+        raise SpadokError("zip.unsafe_path", f"{info.filename}: {exc.strerror}") from exc
+    try:
+        with out, zf.open(info) as src:
+            while chunk := src.read(1024 * 1024):
+                budget.bytes -= len(chunk)
+                if budget.bytes < 0:
+                    raise SpadokError("zip.bomb", f"{zpath.name} unpacks past the limit")
+                out.write(chunk)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, ValueError) as exc:
+        raise SpadokError("zip.corrupt", f"{info.filename}: {exc}") from exc
+
+
+# Longest file or folder name most file systems keep, in bytes.
+MAX_NAME_BYTES = 255
+
+
 def _safe_target(root: Path, name: str) -> Path:
-    """Where a zip entry goes, refusing absolute paths and ``..`` escapes."""
+    """Where a zip entry goes, refusing absolute paths, ``..`` escapes and unkeepable names."""
     clean = name.replace("\\", "/")
     pure = PurePosixPath(clean)
     if not pure.parts or pure.is_absolute() or ":" in pure.parts[0]:
         raise SpadokError("zip.unsafe_path", name)
     if any(part == ".." for part in pure.parts):
         raise SpadokError("zip.unsafe_path", name)
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in pure.parts):
+        raise SpadokError("zip.unsafe_path", f"{name[:80]}… has a name longer than 255 bytes")
     target = (root / Path(*pure.parts)).resolve()
     if not target.is_relative_to(root):
         raise SpadokError("zip.unsafe_path", name)

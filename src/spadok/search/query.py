@@ -52,7 +52,7 @@ MAX_FILTER_VALUES = 30
 _ASK_BY_ID = 2000
 _REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _TOKEN = re.compile(r"^[a-z0-9_-]{1,32}$")
-_DATE = re.compile(r"^(\d{4})(s?)$")
+_DATE = re.compile(r"^(\d{4})(s?)$", re.ASCII)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 __all__ = [
@@ -186,7 +186,9 @@ def _int(params: Any, name: str, default: int, low: int, high: int) -> int:
     raw = _get_one(params, name)
     if not raw:
         return default
-    if not raw.isdigit():
+    # isdigit() alone lets in '²' (which int() refuses) and other scripts' digits;
+    # int() refuses thousands of digits. No page or size needs more than nine.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise _bad(name, raw, "a whole number is expected")
     value = int(raw)
     if not low <= value <= high:

@@ -50,6 +50,9 @@ def status_for(code: str) -> int:
     return STATUS.get(code, 400 if code.startswith(("input.", "zip.", "format.")) else 500)
 
 
+MAX_DIGITS = 19  # 2**63 - 1, the largest offset or length the database keeps, has 19
+
+
 def check_version(value: str | None) -> None:
     if value != VERSION:
         raise SpadokError("upload.version", repr(value or "no Tus-Resumable header"))
@@ -59,8 +62,12 @@ def parse_length(value: str | None, name: str) -> int:
     if value is None or value == "":
         raise SpadokError("upload.bad_request", f"{name} is missing")
     if not value.isascii() or not value.isdigit():
-        raise SpadokError("upload.bad_request", f"{name} must be a whole number ≥ 0, not {value!r}")
-    return int(value)
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise SpadokError("upload.bad_request", f"{name} must be a whole number ≥ 0, not {shown!r}")
+    # int() refuses strings of more than 4,300 digits (a ValueError); no size has 20.
+    if len(value.lstrip("0")) > MAX_DIGITS:
+        raise SpadokError("upload.bad_request", f"{name} has {len(value):,} digits")
+    return int(value.lstrip("0") or "0")
 
 
 def parse_metadata(value: str | None) -> dict[str, str]:
@@ -87,6 +94,11 @@ def parse_metadata(value: str | None) -> dict[str, str]:
             raise SpadokError(
                 "upload.bad_request", f"Upload-Metadata value of {key!r} is not base64 UTF-8"
             ) from None
+        if "\x00" in out[key]:
+            # No name, title or id holds one, and PostgreSQL refuses to store it.
+            raise SpadokError(
+                "upload.bad_request", f"Upload-Metadata value of {key!r} holds a NUL character"
+            )
     return out
 
 

@@ -26,6 +26,7 @@ from spadok.core.formats.base import (
     check_vertex_limit,
     read_head,
 )
+from spadok.core.formats.lasdecode import scan_isolated
 from spadok.core.limits import Limits
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,12 @@ class LasStream:
             raise SpadokError("format.corrupt", f"{self.path.name}: {exc}") from exc
         except RuntimeError as exc:  # lazrs reports broken chunks this way
             raise SpadokError("format.corrupt", f"{self.path.name}: {exc}") from exc
+        except BaseException as exc:
+            from spadok.core.formats.registry import is_panic
+
+            if not is_panic(exc):
+                raise
+            raise SpadokError("format.corrupt", f"{self.path.name}: the decoder panicked") from exc
         if read < self.count:
             raise SpadokError(
                 "format.corrupt",
@@ -166,6 +173,171 @@ def _chunk(points: Any, has_rgb: bool, has_classes: bool) -> PointChunk:
     )
 
 
+_VLR_HEADER = 54  # reserved, user id, record id, length (u16), description
+_EVLR_HEADER = 60  # the same with a u64 length
+_LASZIP_USER = b"laszip encoded"
+_LASZIP_RECORD = 22204
+_VARIABLE_CHUNKS = 0xFFFFFFFF
+# Writers use 50,000 points per chunk (LASzip's default) up to a few million.
+MAX_CHUNK_POINTS = 10_000_000
+
+
+def _corrupt(path: Path, why: str) -> SpadokError:
+    return SpadokError("format.corrupt", f"{path.name}: {why}")
+
+
+def check_structure(path: Path) -> int | None:
+    """Check the header's offsets and record lengths against the file before laspy reads it.
+
+    laspy and lazrs trust them: a VLR count of four billion loops for minutes,
+    an EVLR length of 2^60 is allocated, and a LAZ chunk table that claims
+    billions of chunks makes lazrs abort the whole process on its allocation.
+    Returns the LAZ chunk size (None when the points are not LAZ, or when the
+    chunks vary in size).
+    """
+    laszip: bytes | None = None
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(375)
+        if len(head) < 227:
+            raise _corrupt(path, f"the LAS header is cut short ({len(head)} bytes)")
+        minor = head[25]
+        header_size, point_offset, n_vlrs = struct.unpack_from("<HII", head, 94)
+        if not 227 <= header_size <= point_offset <= size:
+            raise _corrupt(
+                path, f"header size {header_size} and point offset {point_offset:,} do not fit"
+            )
+        if n_vlrs > (point_offset - header_size) // _VLR_HEADER:
+            raise _corrupt(path, f"{n_vlrs:,} records do not fit before the points")
+        chunk_size: int | None = None
+        at = header_size
+        for _ in range(n_vlrs):
+            fh.seek(at)
+            raw = fh.read(_VLR_HEADER)
+            if len(raw) < _VLR_HEADER:
+                raise _corrupt(path, "a record header is cut short")
+            user, record, length = struct.unpack_from("<16sHH", raw, 2)
+            if at + _VLR_HEADER + length > point_offset:
+                raise _corrupt(path, f"record {record} runs into the points")
+            if user.rstrip(b"\0") == _LASZIP_USER and record == _LASZIP_RECORD and length >= 34:
+                laszip = fh.read(length)
+                (chunk_size,) = struct.unpack_from("<I", laszip, 12)
+            at += _VLR_HEADER + length
+        if minor >= 4 and header_size >= 247:
+            evlr_start, n_evlrs = struct.unpack_from("<QI", head, 235)
+            if n_evlrs:
+                if not point_offset <= evlr_start <= size:
+                    raise _corrupt(path, f"extended records start at {evlr_start:,}")
+                if n_evlrs > (size - evlr_start) // _EVLR_HEADER:
+                    raise _corrupt(path, f"{n_evlrs:,} extended records do not fit in the file")
+                at = evlr_start
+                for _ in range(n_evlrs):
+                    fh.seek(at)
+                    raw = fh.read(_EVLR_HEADER)
+                    if len(raw) < _EVLR_HEADER:
+                        raise _corrupt(path, "an extended record header is cut short")
+                    (length,) = struct.unpack_from("<Q", raw, 20)
+                    if length > size - at - _EVLR_HEADER:
+                        raise _corrupt(path, f"an extended record of {length:,} bytes")
+                    at += _EVLR_HEADER + length
+        if head[104] & 0xC0:
+            if laszip is None:
+                raise _corrupt(path, "compressed points without their LASzip record")
+            table = _check_chunk_table(path, fh, point_offset, size)
+            if table is not None:
+                _check_layers(path, fh, point_offset, table, laszip)
+    if chunk_size == _VARIABLE_CHUNKS:
+        return None
+    if chunk_size is not None and not 0 < chunk_size <= MAX_CHUNK_POINTS:
+        # lazrs allocates a chunk's worth up front: four billion is an abort.
+        raise _corrupt(path, f"LASzip chunks of {chunk_size:,} points")
+    return chunk_size
+
+
+def _check_chunk_table(path: Path, fh: Any, point_offset: int, size: int) -> int | None:
+    """The LAZ chunk table (its offset is the first 8 bytes of the points) must fit.
+
+    Returns its offset; None when the file has no table to check (a streaming
+    writer's, found from the end).
+    """
+    fh.seek(point_offset)
+    raw = fh.read(8)
+    if len(raw) < 8:
+        raise _corrupt(path, "the compressed points are missing")
+    (table,) = struct.unpack("<q", raw)
+    if table == -1:
+        return None
+    if not point_offset + 8 <= table <= size - 8:
+        raise _corrupt(path, f"the chunk table is said to be at {table:,}")
+    fh.seek(table)
+    _version, chunks = struct.unpack("<II", fh.read(8))
+    # Every chunk starts with one uncompressed point (20 bytes or more).
+    if chunks > (table - point_offset) // 20 + 1:
+        raise _corrupt(path, f"{chunks:,} chunks in {table - point_offset:,} bytes of points")
+    return int(table)
+
+
+# Layers per LASzip item type in the layered (version 3) chunks of LAS 1.4 point
+# formats 6-10; BYTE14 has one layer per extra byte.
+_LAYERS = {10: 9, 11: 1, 12: 2, 13: 1}
+_BYTE14 = 14
+
+
+def _check_layers(path: Path, fh: Any, point_offset: int, end: int, laszip: bytes) -> None:
+    """Every layer of every chunk must fit in its chunk, before lazrs allocates it.
+
+    Layered chunks begin with one raw point, their point count and the byte size
+    of each layer; lazrs allocates each layer at the size it reads, and aborts the
+    process (it cannot be caught) when that fails.
+    """
+    import lazrs
+
+    (n_items,) = struct.unpack_from("<H", laszip, 32)
+    if len(laszip) < 34 + 6 * n_items:
+        raise _corrupt(path, "the LASzip record is cut short")
+    items = [struct.unpack_from("<HHH", laszip, 34 + 6 * i) for i in range(n_items)]
+    if not any(version >= 3 for _t, _s, version in items):
+        return  # not layered: nothing is allocated from sizes in the data
+    layers = sum(size if kind == _BYTE14 else _LAYERS.get(kind, 1) for kind, size, _v in items)
+    raw_point = sum(size for _t, size, _v in items)
+    try:
+        vlr = lazrs.LazVlr(laszip)
+        fh.seek(point_offset)
+        chunks = lazrs.read_chunk_table(fh, vlr)
+    except (lazrs.LazrsError, ValueError, OSError) as exc:
+        raise _corrupt(path, f"the chunk table cannot be read ({exc})") from exc
+    if chunks is None:
+        return
+    at = point_offset + 8
+    head_bytes = raw_point + 4 + 4 * layers
+    for n, (_points, chunk_bytes) in enumerate(chunks):
+        fh.seek(at)
+        raw = fh.read(head_bytes)
+        if len(raw) < head_bytes or chunk_bytes < head_bytes or at + chunk_bytes > end:
+            raise _corrupt(path, f"chunk {n} is cut short")
+        sizes = struct.unpack_from(f"<{layers}I", raw, raw_point + 4)
+        if sum(sizes) > chunk_bytes - head_bytes:
+            raise _corrupt(
+                path, f"chunk {n} says its layers take {sum(sizes):,} of its {chunk_bytes:,} bytes"
+            )
+        at += chunk_bytes
+
+
+def _check_count(path: Path, header: Any, count: int, fmt: str, chunk_size: int | None) -> None:
+    """The points the header promises must fit in the file: refuse before reading any."""
+    record = int(header.point_format.size)
+    have = path.stat().st_size - int(header.offset_to_point_data)
+    if fmt == "las" and count * record > have:
+        raise _corrupt(
+            path, f"the header says {count:,} points of {record} bytes; the file has {have:,}"
+        )
+    if fmt != "las" and chunk_size:
+        # Each chunk holds chunk_size points and takes at least one raw point's bytes.
+        chunks = -(-count // chunk_size)
+        if chunks * min(record, 20) > have:
+            raise _corrupt(path, f"the header says {count:,} points, the file is far too short")
+
+
 def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
     """Read a LAS/LAZ/COPC file in one streamed pass: exact facts and a bounded sample.
 
@@ -180,6 +352,7 @@ def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
 
     head = read_head(path)
     fmt = "copc" if _copc_info_first(head) else "laz" if _compressed(head) else "las"
+    chunk_size = check_structure(path)
     try:
         reader = laspy.open(path)
     except (laspy.errors.LaspyException, ValueError, struct.error, EOFError, OSError) as exc:
@@ -190,10 +363,18 @@ def load(path: Path, resolver: Resolver, limits: Limits) -> Asset:
     check_vertex_limit(count, limits, "points")
     if count == 0:
         raise SpadokError("geometry.empty", f"{path.name} holds no points")
+    _check_count(path, header, count, fmt, chunk_size)
     pf = header.point_format
     dims = set(pf.dimension_names)
     stream = LasStream(path, count, dims)
-    sample, facts = scan(stream, sample_size=SAMPLE_TARGET, chunk_size=CHUNK_SIZE)
+    if fmt == "las":
+        sample, facts = scan(stream, sample_size=SAMPLE_TARGET, chunk_size=CHUNK_SIZE)
+    else:
+        # LAZ goes through native code that can crash the process: the first pass runs
+        # in a child. Later passes (the tiles) read the same bytes, which decoded whole.
+        sample, facts = scan_isolated(
+            path, count, sorted(dims), sample_size=SAMPLE_TARGET, chunk_size=CHUNK_SIZE
+        )
     crs, unit = _crs(header)
     classes = facts.get("classes") or {}
     extra: dict[str, Any] = {

@@ -76,8 +76,12 @@ def scene_asset(
     """Classify a loaded scene: a mesh, points only (a point cloud) or nothing.
 
     Lines and empty meshes are not a scan, so a file with only those is
-    ``geometry.empty`` rather than an asset nobody can view.
+    ``geometry.empty`` rather than an asset nobody can view. Every mesh family
+    ends here, so this is also where vertices and faces are checked for shape
+    and range: a damaged file must fail as ``geometry.invalid`` now, not as an
+    IndexError in the statistics or the web copies later.
     """
+    check_shapes(scene, path)
     meshes = [g for g in scene.geometry.values() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
     clouds = [
         g
@@ -147,4 +151,47 @@ def check_finite(scene: trimesh.Scene, path: Path) -> None:
         if len(v) and not np.isfinite(v).all():
             raise SpadokError(
                 "geometry.invalid", f"{path.name}: {name} has NaN or infinite vertices"
+            )
+
+
+def check_shapes(scene: trimesh.Scene, path: Path) -> None:
+    """Vertices are (n, 3) numbers; faces are (m, 3) indices of existing vertices;
+    every instance's place in the node hierarchy resolves to a finite transform
+    (a damaged glTF can make the hierarchy a loop, which trimesh only finds later)."""
+    try:
+        transforms = [scene.graph[node][0] for node in scene.graph.nodes_geometry]
+    except Exception as exc:  # trimesh and networkx raise several kinds on a broken graph
+        raise SpadokError(
+            "geometry.invalid", f"{path.name}: the scene's node hierarchy is broken ({exc})"
+        ) from exc
+    if not all(np.isfinite(np.asarray(t, dtype=np.float64)).all() for t in transforms):
+        raise SpadokError(
+            "geometry.invalid", f"{path.name}: a node has a NaN or infinite transform"
+        )
+    for name, geom in scene.geometry.items():
+        vertices = getattr(geom, "vertices", None)
+        if vertices is None:
+            continue
+        v = np.asarray(vertices)
+        if len(v) and (v.ndim != 2 or v.shape[1] != 3 or v.dtype.kind not in "fiu"):
+            raise SpadokError(
+                "geometry.invalid",
+                f"{path.name}: {name} has vertices of shape {v.shape}, not three coordinates each",
+            )
+        if not isinstance(geom, trimesh.Trimesh):
+            continue
+        f = np.asarray(geom.faces)
+        if not len(f):
+            continue
+        if f.ndim != 2 or f.shape[1] != 3 or f.dtype.kind not in "iu":
+            raise SpadokError(
+                "geometry.invalid", f"{path.name}: {name} has faces of shape {f.shape}"
+            )
+        low, high = int(f.min()), int(f.max())
+        if low < 0 or high >= len(v):
+            bad = low if low < 0 else high
+            raise SpadokError(
+                "geometry.invalid",
+                f"{path.name}: {name} has a face that refers to vertex {bad:,}, "
+                f"and the mesh has {len(v):,} vertices",
             )

@@ -154,8 +154,22 @@ _SIZES = {
 
 
 def _check_size(path: Path, header: PlyHeader) -> None:
-    """A binary PLY shorter than its header promises is truncated: say so clearly."""
+    """A PLY shorter than its header promises is truncated: say so before reading.
+
+    The readers allocate what the header counts (plyfile makes one array of
+    ``count`` rows up front), so a four-billion count in a small file must
+    stop here. In ASCII every value takes at least two bytes (a digit and a
+    separator), and a list at least its length.
+    """
+    have = path.stat().st_size - header.size
     if header.encoding == "ascii":
+        need_ascii = sum(el.count * len(el.properties) * 2 for el in header.elements) - 1
+        if have < need_ascii:
+            raise SpadokError(
+                "format.corrupt",
+                f"{path.name} is truncated ({have:,} bytes of text, the header counts "
+                f"at least {need_ascii:,})",
+            )
         return
     need = 0
     for el in header.elements:
@@ -166,7 +180,6 @@ def _check_size(path: Path, header: PlyHeader) -> None:
             )
             continue
         need += el.count * sum(_SIZES.get(t, 4) for _n, t, _l in el.properties)
-    have = path.stat().st_size - header.size
     if have < need:
         raise SpadokError(
             "format.corrupt", f"{path.name} is truncated ({have:,} of at least {need:,} data bytes)"

@@ -106,10 +106,23 @@ def load(path: Path, *, root: Path | None = None, limits: Limits = DEFAULT_LIMIT
     except Exception as exc:  # library errors on malformed input
         log.debug("loader %s failed on %s", spec.name, path, exc_info=True)
         raise SpadokError("format.corrupt", f"{path.name} ({spec.name}): {_short(exc)}") from exc
+    except BaseException as exc:
+        # A Rust library (lazrs) that panics on malformed input raises pyo3's
+        # PanicException, a BaseException, which would get past every handler
+        # up to the worker's loop.
+        if not is_panic(exc):
+            raise
+        log.debug("loader %s panicked on %s", spec.name, path, exc_info=True)
+        raise SpadokError("format.corrupt", f"{path.name} ({spec.name}): {_short(exc)}") from exc
     asset.files = [path, *[p for p in resolver.used if p != path]] + [
         p for p in asset.files if p != path and p not in resolver.used
     ]
     return asset
+
+
+def is_panic(exc: BaseException) -> bool:
+    """True for the exception pyo3 raises when Rust code panics."""
+    return type(exc).__name__ == "PanicException" and type(exc).__module__ == "pyo3_runtime"
 
 
 def _short(exc: BaseException) -> str:

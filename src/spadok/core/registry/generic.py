@@ -198,7 +198,7 @@ def read_geojson(
         raise SpadokError("registry.too_large", f"{file} has more than {max_rows:,} features")
     columns: list[str] = []
     for feature in features[:1000]:
-        for key in (feature.get("properties") or {}) if isinstance(feature, dict) else {}:
+        for key in properties(feature) or {}:
             if key not in columns:
                 columns.append(key)
     resolved = resolve_mapping(columns, mapping, file) if columns else {}
@@ -208,10 +208,25 @@ def read_geojson(
         if not isinstance(feature, dict):
             skips.append(Skip(file, number, "invalid", "the feature is not an object"))
             continue
-        props = feature.get("properties") or {}
+        props = properties(feature)
+        if props is None:
+            skips.append(
+                Skip(file, number, "invalid", "the feature's properties are not an object")
+            )
+            continue
         values = {f: _text(props.get(c)) for f, c in resolved.items()}
         _row(values, feature.get("geometry"), file, number, source, bounds, rows, skips, standing)
     return rows, skips
+
+
+def properties(feature: Any) -> dict[str, Any] | None:
+    """A feature's properties ({} when it has none); None when they are not an object."""
+    if not isinstance(feature, dict):
+        return None
+    props = feature.get("properties")
+    if props is None:
+        return {}
+    return props if isinstance(props, dict) else None
 
 
 def _text(value: Any) -> str:

@@ -133,8 +133,8 @@ def _geojson(
         raise SpadokError("registry.unknown_format", f"{name} (JSON, but not GeoJSON features)")
     features = doc.get("features") or []
     first = (
-        features[0].get("properties") or {} if features and isinstance(features[0], dict) else {}
-    )
+        generic.properties(features[0]) if isinstance(features, list) and features else None
+    ) or {}
     if "shapeISO" in first and "name" not in mapping:
         raise SpadokError(
             "registry.unknown_format",
