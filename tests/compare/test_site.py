@@ -243,3 +243,13 @@ def test_pages_name_no_contributor_and_no_path(ready, client_for, make_user) -> 
     for text in (page, report):
         assert "hidden-volunteer" not in text and "example.org" not in text
         assert "/tmp" not in text and "spadok-compare-" not in text
+
+
+def test_the_record_page_lists_finished_comparisons_only(ready, client_for) -> None:  # type: ignore[no-untyped-def]
+    from spadok.compare.models import Comparison, ComparisonState
+
+    url = ready.before.record.get_absolute_url()
+    link = reverse("compare:comparison", args=[ready.id]).encode()
+    assert link in client_for().get(url).content
+    Comparison.objects.filter(pk=ready.pk).update(state=ComparisonState.FAILED)
+    assert link not in client_for().get(url).content

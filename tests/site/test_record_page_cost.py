@@ -16,10 +16,10 @@ from spadok.catalogue.models import CaptureState, Record
 pytestmark = pytest.mark.django_db
 
 # The public's page: the record, the digest of its captures, derivatives and site,
-# the damage events, the count of comparable captures and the finished comparisons;
-# once more the captures and their derivatives when it is made.
-PUBLIC_KEPT = 7
-PUBLIC_MADE = 12
+# the damage events, the offer to compare (comparable captures and finished
+# comparisons in one); once more the captures and their derivatives when it is made.
+PUBLIC_KEPT = 6
+PUBLIC_MADE = 11
 SIGNED_IN = 25
 
 

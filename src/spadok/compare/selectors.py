@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -56,24 +57,36 @@ def comparable_captures(record: Record) -> list[Capture]:
     )
 
 
-def comparable_count(record: Record, *, at_most: int = 2) -> int:
-    """How many captures a comparison could read, counted only up to ``at_most`` (one query)."""
-    return len(
-        Capture.objects.filter(
-            record=record, state=CaptureState.READY, kind__in=COMPARABLE_KINDS
-        ).values_list("pk", flat=True)[:at_most]
-    )
+def record_offer(record: Record, *, limit: int = 5) -> tuple[bool, list[Comparison]]:
+    """Whether a record has two captures to compare, and its newest finished comparisons.
 
-
-def ready_comparisons(record: Record, *, limit: int = 5) -> list[Comparison]:
-    """The newest finished comparisons of a record, for the offer on its page (one query)."""
-    return list(
-        Comparison.objects.filter(
-            before__record=record, after__record=record, state=ComparisonState.READY
-        )
-        .select_related("before", "after")
-        .order_by("-created_at")[:limit]
+    Shown on every record page: one plain SQL query (compiling the ORM's joins cost
+    more than the page's whole render), and the comparisons read only when there are any.
+    """
+    cap = Capture._meta.db_table
+    cmp = Comparison._meta.db_table
+    kinds = sorted(COMPARABLE_KINDS)
+    marks = ", ".join(["%s"] * len(kinds))
+    sql = (
+        f"SELECT 'c', x.id FROM (SELECT id FROM {cap} WHERE record_id = %s AND state = %s"
+        f" AND kind IN ({marks}) LIMIT 2) AS x"
+        " UNION ALL "
+        f"SELECT 'm', y.id FROM (SELECT m.id FROM {cmp} m"
+        f" JOIN {cap} b ON b.id = m.before_id JOIN {cap} a ON a.id = m.after_id"
+        " WHERE b.record_id = %s AND a.record_id = %s AND m.state = %s"
+        " ORDER BY m.created_at DESC LIMIT %s) AS y"
     )
+    params: list[str | int] = [record.pk, CaptureState.READY, *kinds, record.pk, record.pk]
+    params += [ComparisonState.READY, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    enough = sum(1 for kind, _ in rows if kind == "c") >= 2
+    ids = [pk for kind, pk in rows if kind == "m"]
+    if not ids:
+        return enough, []
+    found = Comparison.objects.filter(pk__in=ids).select_related("before", "after")
+    return enough, sorted(found, key=lambda c: c.created_at, reverse=True)
 
 
 def record_comparisons(record: Record) -> list[Comparison]:

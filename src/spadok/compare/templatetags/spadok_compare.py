@@ -14,6 +14,6 @@ register = template.Library()
 @register.inclusion_tag("compare/partials/record_offer.html")
 def compare_offer(record: Any) -> dict[str, Any]:
     """Shown on a record the visitor may already see: its captures are visible with it."""
-    enough = selectors.comparable_count(record) >= 2
-    ready = [presenters.comparison_view(c) for c in selectors.ready_comparisons(record)]
-    return {"record": record, "enough": enough, "comparisons": ready}
+    enough, ready = selectors.record_offer(record)
+    views = [presenters.comparison_view(c) for c in ready]
+    return {"record": record, "enough": enough, "comparisons": views}
