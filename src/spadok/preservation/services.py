@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from spadok import __version__
 from spadok.core.preservation import OcflStore, audit, sync_replicas
-from spadok.core.preservation.audit import sync_object
+from spadok.core.preservation.audit import UNREACHABLE, sync_object
 from spadok.core.preservation.ocfl import metadata_files
 from spadok.preservation.models import AuditRun, EventType, Outcome, PreservationEvent
 
@@ -261,7 +261,9 @@ def audit_run(*, repair: bool, trigger: str) -> AuditRun:
     data["roots"] = [_plain(r) for r in data["roots"]]
     by_object: dict[str, list[Any]] = {}
     for issue in report.issues:
-        by_object.setdefault(issue.object_id, []).append(issue)
+        if issue.object_id:  # not a root that could not be reached (kind "unreachable")
+            by_object.setdefault(issue.object_id, []).append(issue)
+    reachable = len(all_stores) - sum(1 for i in report.issues if i.kind == UNREACHABLE)
     now = timezone.now()
     with transaction.atomic():
         for object_id in _object_ids_checked(all_stores):
@@ -274,7 +276,7 @@ def audit_run(*, repair: bool, trigger: str) -> AuditRun:
                 detail=(
                     f"{len(issues)} problem(s) in {len({i.root for i in issues})} root(s)"
                     if issues
-                    else f"every file matched its sha512 in {len(all_stores)} root(s)"
+                    else f"every file matched its sha512 in {reachable} root(s)"
                 ),
                 data={"issues": [f"{_plain(i.root)} {i.kind} {i.path}" for i in issues][:50]},
                 when=now,
