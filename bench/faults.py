@@ -489,6 +489,7 @@ def check(
 
     from spadok.catalogue.models import Capture, Record
     from spadok.evidence.models import CustodyEntry
+    from spadok.preservation.models import PreservationEvent
     from spadok.uploads.models import Upload
 
     ids = [c.upload_id for c in clients if c.upload_id]
@@ -503,6 +504,9 @@ def check(
     empty_records = Record.objects.exclude(id__in=list(per_record)).count()
     received = Counter(
         CustodyEntry.objects.filter(action="upload.received").values_list("chain", flat=True)
+    )
+    replication = Counter(
+        PreservationEvent.objects.filter(event_type="replication").values_list("outcome", flat=True)
     )
 
     bad_bytes, bad_replica_bytes, missing = [], [], []
@@ -567,6 +571,7 @@ def check(
         "missing": missing,
         "bytes_differ_primary": bad_bytes,
         "bytes_differ_replica": bad_replica_bytes,
+        "replication_events": dict(replication),  # failures: the replica was down
         "capture_states": dict(capture_states),
         "failed_capture_codes": dict(failed_codes),
         "objects_on_primary": len(roots),
@@ -599,6 +604,7 @@ def check(
         "replica level with the primary": not not_on_replica and not differ,
         "audit clean": facts["audit_ok"] and audits.get("plain", {}).get("returncode") == 0,
         "no job stuck": not (set(jobs) & {"READY", "RUNNING"}),
+        "no job crashed": not failed_jobs,  # a job's exception is a bug (user errors are codes)
     }
     return {"facts": facts, "invariants": invariants}
 
@@ -642,9 +648,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=1800, help="seconds for the whole run")
     p.add_argument("--web", type=int, default=2, help="web processes")
     p.add_argument("--workers", type=int, default=3, help="worker processes")
-    p.add_argument("--chunk-kb", type=int, default=256, help="size of one PATCH")
+    p.add_argument("--chunk-kb", type=int, default=128, help="size of one PATCH")
     p.add_argument("--drop", type=float, default=0.1, help="chance a piece is cut off")
-    p.add_argument("--pace", type=float, default=0.3, help="most seconds between pieces")
+    p.add_argument("--pace", type=float, default=2.0, help="most seconds between pieces")
     p.add_argument("--kill-gap", type=float, nargs=2, default=(4.0, 12.0), metavar=("MIN", "MAX"))
     p.add_argument("--replica-down-at", type=float, default=10.0, help="seconds after the start")
     p.add_argument("--replica-down-s", type=float, default=40.0)
