@@ -346,12 +346,17 @@ def capture_create_received(
     files: list[Original],
     source_name: str,
     digests: dict[str, dict[str, str]] | None = None,
+    capture_id: str | None = None,
 ) -> Capture:
     """File a capture whose originals arrived (e.g. an upload) and queue its processing.
 
     ``digests``: see :func:`_keep_originals` (an upload's arrival digests).
+    ``capture_id``: the id to file it under, the same on every try (see
+    :func:`spadok.catalogue.ids.derived_id`): a try that died after writing the
+    object finds it on the next (with these digests) instead of leaving it behind.
     """
     capture = Capture(
+        **({"id": capture_id} if capture_id else {}),
         record=record,
         source_name=source_name[:500],
         state=CaptureState.RECEIVED,

@@ -29,6 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from spadok.catalogue import services as catalogue
+from spadok.catalogue.ids import derived_id
 from spadok.catalogue.models import Capture, Visibility
 from spadok.core import pipeline
 from spadok.core.errors import SpadokError
@@ -235,13 +236,19 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
                 title=upload.title or _title_from(upload.filename), visibility=Visibility.DRAFT
             )
             Upload.objects.filter(id=upload.id).update(record=record)
-        capture = _capture_already_made(upload) or catalogue.capture_create_received(
-            record=record,
-            files=[catalogue.Original(target, upload.filename)],
-            source_name=upload.filename,
-            # the arrival digests: the copy into storage is checked against them
-            # as it is written, instead of the file being read once more first
-            digests={upload.filename: {"sha512": upload.sha512, "sha256": upload.sha256}},
+        capture_id = capture_id_for(upload)
+        capture = (
+            Capture.objects.filter(id=capture_id).first()
+            or _capture_already_made(upload)
+            or catalogue.capture_create_received(
+                record=record,
+                files=[catalogue.Original(target, upload.filename)],
+                source_name=upload.filename,
+                # the arrival digests: the copy into storage is checked against them
+                # as it is written, instead of the file being read once more first
+                digests={upload.filename: {"sha512": upload.sha512, "sha256": upload.sha256}},
+                capture_id=capture_id,
+            )
         )
     except OcflError as exc:
         if exc.code != "ocfl.digest_mismatch":
@@ -280,6 +287,16 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
         "upload %s filed as capture %s in %.2fs", upload.id, capture.id, time.monotonic() - started
     )
     return upload
+
+
+def capture_id_for(upload: Upload) -> str:
+    """The id the upload's capture gets, the same on every try of the filing job.
+
+    A worker killed after writing the object but before the capture row would
+    otherwise leave that object behind, and the retry would file a second copy.
+    """
+    assert upload.completed_at is not None
+    return derived_id("c", when=upload.completed_at, key=f"upload:{upload.id}")
 
 
 def _capture_already_made(upload: Upload) -> Capture | None:
