@@ -788,6 +788,13 @@ def run(args: argparse.Namespace) -> int:
         for proc in [*workers, *web]:
             proc.stop()
 
+        logs = "".join(f.read_text(errors="replace") for f in sorted(tmp.glob("*.log")))
+        recovered = {
+            "jobs_requeued_by_the_reaper": logs.count("re-queued job"),
+            "objects_kept_from_a_killed_try": logs.count("was written by an earlier try"),
+            "replica_writes_missed": logs.count(" missed c-"),
+            "tracebacks_in_logs": logs.count("Traceback (most recent call last)"),
+        }
         audits = {}
         started = time.monotonic()
         audits["repair"] = run_spadok(["audit", "--repair", "--json"], env, timeout=900)
@@ -801,6 +808,7 @@ def run(args: argparse.Namespace) -> int:
         timings["total_s"] = round(time.monotonic() - t_start, 2)
         ok = all(result["invariants"].values())
         summary = summarise(args, seed, clients, chaos, audits, result, timings, workers)
+        summary["figures"].update(recovered)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "faults.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
         print_summary(summary)
@@ -944,6 +952,12 @@ def print_summary(s: dict[str, Any]) -> None:
     print(
         f"faults: {f['worker_kills']} worker kills ({f['kills_of_busy_workers']} mid-job), "
         f"replica {f['replica']}"
+    )
+    print(
+        f"recovery: {f.get('jobs_requeued_by_the_reaper')} jobs re-queued by the reaper, "
+        f"{f.get('objects_kept_from_a_killed_try')} objects kept from a killed try, "
+        f"{f.get('replica_writes_missed')} replica writes missed, "
+        f"{f.get('tracebacks_in_logs')} tracebacks in the logs"
     )
     print(
         f"settled in {t['until_all_filed_and_processed_s']} s; audits {t['audits_s']} s; "
