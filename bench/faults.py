@@ -601,6 +601,7 @@ def check(
         and set(capture_states) <= {"ready", "failed"}
         and all(failed_codes),
         "no stray object in storage": not facts["objects_without_capture"],
+        "no record left empty": not empty_records,
         "replica level with the primary": not not_on_replica and not differ,
         "audit clean": facts["audit_ok"] and audits.get("plain", {}).get("returncode") == 0,
         "no job stuck": not (set(jobs) & {"READY", "RUNNING"}),

@@ -443,6 +443,7 @@ def test_a_filing_killed_after_the_object_was_written_files_it_once(
     upload = Upload.objects.get()
     assert upload.state == UploadState.COMPLETE and Capture.objects.count() == 0
     assert list(preservation.primary().object_ids()) == [services.capture_id_for(upload)]
+    Upload.objects.update(record=None)  # killed before even the record was noted
 
     monkeypatch.setattr(catalogue, "_keep_originals", real)
     assert tus.finish(url) == "done"  # the job, re-queued by the reaper, runs again
@@ -451,6 +452,7 @@ def test_a_filing_killed_after_the_object_was_written_files_it_once(
     assert list(preservation.primary().object_ids()) == [capture.id]  # one object, not two
     assert capture.originals[0]["sha256"] == hashlib.sha256(body).hexdigest()
     assert audit(preservation.stores()).issues == []
+    assert Record.objects.get() == capture.record  # no empty record left behind either
 
 
 def test_a_filing_that_finds_a_different_object_under_its_id_does_not_take_it(

@@ -332,9 +332,18 @@ def _validation_event(capture: Capture, processed: pipeline.Processed) -> Preser
     )
 
 
-def record_create(*, title: str, visibility: str = Visibility.DRAFT) -> Record:
-    """A new record with no captures yet (its first capture follows)."""
-    record = Record(title=title.strip()[:300] or "Untitled scan", visibility=visibility)
+def record_create(
+    *, title: str, visibility: str = Visibility.DRAFT, record_id: str | None = None
+) -> Record:
+    """A new record with no captures yet (its first capture follows).
+
+    ``record_id``: an id to make it under (see :func:`spadok.catalogue.ids.derived_id`).
+    """
+    record = Record(
+        **({"id": record_id} if record_id else {}),
+        title=title.strip()[:300] or "Untitled scan",
+        visibility=visibility,
+    )
     record.save(force_insert=True)
     refresh_records([record.id])
     return record

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from spadok.catalogue import services as catalogue
 from spadok.catalogue.ids import derived_id
-from spadok.catalogue.models import Capture, Visibility
+from spadok.catalogue.models import Capture, Record, Visibility
 from spadok.core import pipeline
 from spadok.core.errors import SpadokError
 from spadok.core.preservation.ocfl import OcflError
@@ -232,8 +232,13 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
     try:
         record = upload.record
         if record is None:
-            record = catalogue.record_create(
-                title=upload.title or _title_from(upload.filename), visibility=Visibility.DRAFT
+            # Under an id of its own that a retry makes again: a try killed before
+            # noting the record leaves no empty record behind.
+            record_id = _derived(upload, "r")
+            record = Record.objects.filter(id=record_id).first() or catalogue.record_create(
+                title=upload.title or _title_from(upload.filename),
+                visibility=Visibility.DRAFT,
+                record_id=record_id,
             )
             Upload.objects.filter(id=upload.id).update(record=record)
         capture_id = capture_id_for(upload)
@@ -295,8 +300,13 @@ def capture_id_for(upload: Upload) -> str:
     A worker killed after writing the object but before the capture row would
     otherwise leave that object behind, and the retry would file a second copy.
     """
+    return _derived(upload, "c")
+
+
+def _derived(upload: Upload, prefix: str) -> str:
     assert upload.completed_at is not None
-    return derived_id("c", when=upload.completed_at, key=f"upload:{upload.id}")
+    key = f"upload:{upload.id}" if prefix == "c" else f"upload:{upload.id}:{prefix}"
+    return derived_id(prefix, when=upload.completed_at, key=key)
 
 
 def _capture_already_made(upload: Upload) -> Capture | None:
