@@ -567,7 +567,9 @@ def check(
         "captures_in_catalogue": all_captures,
         "records_with_more_than_one_capture": sum(1 for n in per_record.values() if n > 1),
         "records_without_capture": empty_records,
-        "upload_received_entries_not_once": {k: v for k, v in received.items() if v != 1},
+        "upload_received_entries_not_once": {
+            k: received.get(k, 0) for k in set(received) | set(captures) if received.get(k) != 1
+        },
         "missing": missing,
         "bytes_differ_primary": bad_bytes,
         "bytes_differ_replica": bad_replica_bytes,
