@@ -221,6 +221,57 @@ def rows_reconstruct(d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def rows_faults(d: dict[str, Any]) -> list[Row]:
+    f, facts, t = d.get("figures", {}), d.get("facts", {}), d.get("timings", {})
+    inv = d.get("invariants", {})
+    n = f.get("uploads", 0)
+    states = facts.get("capture_states", {})
+    replica = {e.get("event"): e for e in f.get("replica", [])}
+    down = (
+        _get(replica, "up", "at_s") - _get(replica, "down", "at_s")
+        if _get(replica, "up", "at_s") is not None and _get(replica, "down", "at_s") is not None
+        else None
+    )
+    failing = [k for k, v in inv.items() if not v]
+    return [
+        (
+            f"{n} resumable uploads on {_get(d, 'args', 'web') or 2} web processes, "
+            f"{f.get('disconnects', 0)} cut off "
+            f"mid-piece, {f.get('worker_kills', 0)} worker SIGKILLs "
+            f"({f.get('kills_of_busy_workers', 0)} mid-job), replica down "
+            f"{_num(down, '{:.0f} s')}",
+            f"{facts.get('uploads_done', 0)} of {n} filed exactly once; "
+            f"{states.get('ready', 0)} processed, {states.get('failed', 0)} failed",
+            "",
+            f"settled in {_num(t.get('until_all_filed_and_processed_s'), '{:,.0f} s')}",
+            f"all {n}, exactly once",
+        ),
+        (
+            "originals byte for byte (sha256) after the faults, primary / replica",
+            f"{n - len(facts.get('bytes_differ_primary', [])) - len(facts.get('missing', []))}"
+            f" / {n - len(facts.get('bytes_differ_replica', [])) - len(facts.get('missing', []))}",
+            "",
+            f"{facts.get('files_on_primary', 0):,} files; "
+            f"{len(facts.get('files_not_on_replica', []))} missing on the replica after repair",
+            f"{n} / {n}",
+        ),
+        (
+            "audit after the faults (after audit --repair)",
+            "clean" if inv.get("audit clean") else f"{facts.get('audit_issues', 0)} issues",
+            "",
+            f"repair synced {f.get('repair_synced', 0)} objects",
+            "clean",
+        ),
+        (
+            "invariants under faults",
+            f"{len(inv) - len(failing)} of {len(inv)} hold",
+            "",
+            ", ".join(failing) or "none failed",
+            "all",
+        ),
+    ]
+
+
 def rows_generic(d: dict[str, Any]) -> list[Row]:
     """Benchmarks that say themselves what to show: ``{"table": [[what, spadok, peer,
     figure, target], ...]}``."""
@@ -233,6 +284,7 @@ EXTRACT: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "upload": rows_upload,
     "search": rows_search,
     "reconstruct": rows_reconstruct,
+    "faults": rows_faults,
 }
 
 

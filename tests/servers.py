@@ -82,6 +82,9 @@ class S3Server:
     secret_key: str
     workdir: Path
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # How it was started (same ports, same data folder): see restart_seaweedfs.
+    command: list[str] = field(default_factory=list, repr=False)
+    log_path: Path | None = None
 
     def client(self):  # type: ignore[no-untyped-def]
         import boto3
@@ -155,24 +158,40 @@ def start_seaweedfs(workdir: Path, *, attempts: int = 3, timeout_s: float = 60) 
             "-s3.port.lance=0",
             f"-s3.config={config}",
         ]
-        env = {**os.environ, "GOMEMLIMIT": "256MiB"}
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
         server = S3Server(
             endpoint=f"http://127.0.0.1:{s3}",
             bucket=BUCKET,
             access_key=ACCESS_KEY,
             secret_key=SECRET_KEY,
             workdir=workdir,
-            proc=proc,
+            command=cmd,
+            log_path=log_path,
         )
+        _launch(server)
         if _wait_until_up(server, timeout_s):
             return server
         stop_seaweedfs(server)
         last_log = log_path.read_text(errors="replace")[-3000:]
     raise RuntimeError(f"SeaweedFS did not start; last log:\n{last_log}")
+
+
+def _launch(server: S3Server) -> None:
+    env = {**os.environ, "GOMEMLIMIT": "256MiB"}
+    assert server.log_path is not None
+    with server.log_path.open("ab") as log:
+        server.proc = subprocess.Popen(
+            server.command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+
+def restart_seaweedfs(server: S3Server, *, timeout_s: float = 60) -> None:
+    """Start a stopped server again on its ports and its data (a storage that comes back)."""
+    stop_seaweedfs(server)
+    _launch(server)
+    if not _wait_until_up(server, timeout_s):
+        stop_seaweedfs(server)
+        log = server.log_path.read_text(errors="replace")[-3000:] if server.log_path else ""
+        raise RuntimeError(f"SeaweedFS did not come back; its log:\n{log}")
 
 
 def _wait_until_up(server: S3Server, timeout_s: float) -> bool:
@@ -183,7 +202,10 @@ def _wait_until_up(server: S3Server, timeout_s: float) -> bool:
         if server.proc.poll() is not None:
             return False
         try:
-            with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            # A restarted SeaweedFS calls its own bucket "already exists" (a collection).
+            with contextlib.suppress(
+                client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists
+            ):
                 client.create_bucket(Bucket=server.bucket)
             client.put_object(Bucket=server.bucket, Key=".probe", Body=b"ok")
             client.delete_object(Bucket=server.bucket, Key=".probe")

@@ -14,6 +14,7 @@ from spadok.core.preservation.ocfl import OcflStore
 from spadok.core.storage.base import Storage, open_storage
 from spadok.core.storage.local import LocalStorage
 from tests.core.ocfl_helpers import assert_valid, make_store, validation_errors, write_files
+from tests.servers import S3Server, closed_port
 
 USER: dict[str, Any] = {"user_name": "Test", "user_address": "mailto:t@example.org"}
 A, B = "urn:spadok:capture:a", "urn:spadok:capture:b"
@@ -189,6 +190,25 @@ def test_sync_replicas_catches_up_a_replica_that_was_down(tmp_path: Path) -> Non
     assert replica.state(B) == primary.state(B)
     assert audit([primary, replica]).issues == []
     assert_valid(replica.storage)
+
+
+def test_a_root_that_is_down_is_reported_and_the_others_audited(
+    tmp_path: Path, s3_server: S3Server
+) -> None:
+    """A replica down during a scheduled audit: the audit finishes and says so."""
+    primary = make_store(LocalStorage(tmp_path / "p"))
+    _fill(primary, tmp_path / "src")
+    down = OcflStore(
+        open_storage(f"s3://{s3_server.bucket}/x?endpoint=http://127.0.0.1:{closed_port()}")
+    )
+    report = audit([primary, down], repair=True)
+    assert [(i.root, i.kind, i.repaired) for i in report.issues] == [
+        (down.url, "unreachable", False)
+    ]
+    assert not report.ok
+    assert report.objects_checked == 2 and report.files_checked == 4  # the primary, in full
+    assert json.loads(json.dumps(report.as_dict()))["issues"][0]["kind"] == "unreachable"
+    assert sync_replicas([primary, down]) == []  # nothing to copy to, and no exception
 
 
 def test_diverged_replicas_are_left_alone(tmp_path: Path) -> None:

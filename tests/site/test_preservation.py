@@ -150,6 +150,16 @@ def test_a_replica_that_was_down_catches_up(s3_server, tmp_path: Path) -> None:
         object_id=result["id"], event_type="replication", outcome="failure"
     )
     assert failed.exists()
+    # An audit while it is down (the scheduled one, with repair) finishes and says so.
+    code, report = _audit(env, "--repair")
+    assert code == 1 and not report["ok"]
+    assert [(i["kind"], i["root"]) for i in report["issues"]] == [
+        ("unreachable", down.split("?")[0])
+    ]
+    from spadok.preservation.models import AuditRun
+
+    run = AuditRun.objects.get()
+    assert run.finished_at is not None and run.ok is False and run.issues == 1
     # The replica comes back: the next audit with repair copies what it lacks.
     env = spadok_env(storage=f"{primary.as_uri()},{s3_server.url(prefix)}")
     _code, report = _audit(env, "--repair")

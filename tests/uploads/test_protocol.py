@@ -414,3 +414,63 @@ def test_an_upload_whose_file_changed_before_filing_fails(tus: Tus, upload_dir: 
     status = tus.client.get(url).json()
     assert status["error"]["code"] == "upload.digest_mismatch"
     assert Capture.objects.count() == 0
+
+
+class _WorkerKilled(BaseException):
+    """What a SIGKILL looks like from inside: nothing after this line runs."""
+
+
+def test_a_filing_killed_after_the_object_was_written_files_it_once(
+    tus: Tus, monkeypatch: pytest.MonkeyPatch, upload_dir: Path, storage_root: Path
+) -> None:
+    from spadok.catalogue import services as catalogue
+    from spadok.core.preservation import audit
+    from spadok.preservation import services as preservation
+    from spadok.uploads import services
+
+    real = catalogue._keep_originals
+
+    def killed_after_writing(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)  # the object is in storage, the capture row not yet
+        raise _WorkerKilled
+
+    body = os.urandom(3000)
+    url = tus.create(len(body), {"filename": "a.glb"})["Location"]
+    assert tus.patch(url, 0, body).status_code == 204
+    monkeypatch.setattr(catalogue, "_keep_originals", killed_after_writing)
+    with pytest.raises(_WorkerKilled):
+        tus.finish(url)
+    upload = Upload.objects.get()
+    assert upload.state == UploadState.COMPLETE and Capture.objects.count() == 0
+    assert list(preservation.primary().object_ids()) == [services.capture_id_for(upload)]
+    Upload.objects.update(record=None)  # killed before even the record was noted
+
+    monkeypatch.setattr(catalogue, "_keep_originals", real)
+    assert tus.finish(url) == "done"  # the job, re-queued by the reaper, runs again
+    capture = Capture.objects.get()
+    assert capture.id == services.capture_id_for(upload) == tus.head(url)["Spadok-Capture"]
+    assert list(preservation.primary().object_ids()) == [capture.id]  # one object, not two
+    assert capture.originals[0]["sha256"] == hashlib.sha256(body).hexdigest()
+    assert audit(preservation.stores()).issues == []
+    assert Record.objects.get() == capture.record  # no empty record left behind either
+
+
+def test_a_filing_that_finds_a_different_object_under_its_id_does_not_take_it(
+    tus: Tus, upload_dir: Path, tmp_path: Path
+) -> None:
+    from spadok.core.preservation.ocfl import OcflError
+    from spadok.preservation import services as preservation
+    from spadok.uploads import services
+
+    body = os.urandom(3000)
+    url = tus.create(len(body), {"filename": "a.glb"})["Location"]
+    assert tus.patch(url, 0, body).status_code == 204
+    upload = Upload.objects.get()
+    other = tmp_path / "other.glb"
+    other.write_bytes(b"not the upload")
+    preservation.primary().create_object(
+        services.capture_id_for(upload), [(other, "original/a.glb")], message="m", user_name="t"
+    )
+    with pytest.raises(OcflError, match=r"ocfl\.exists"):
+        tus.finish(url)
+    assert Capture.objects.count() == 0

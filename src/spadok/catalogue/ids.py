@@ -6,14 +6,31 @@ that records made on different machines never collide and sort by creation.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
+from datetime import datetime
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 def new_id(prefix: str) -> str:
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    return _encode(prefix, (int(time.time() * 1000) << 80) | secrets.randbits(80))
+
+
+def derived_id(prefix: str, *, when: datetime, key: str) -> str:
+    """An id of the same shape, the same every time for one (``when``, ``key``).
+
+    For work that may be redone after a crash (filing an upload): the retry
+    makes the same id, so it finds what the first try wrote instead of writing
+    it again under a new one. ``key`` must itself be unguessable (an upload's
+    uuid4); only a one-way digest of it is in the id.
+    """
+    entropy = int.from_bytes(hashlib.sha256(f"spadok-id:{key}".encode()).digest()[:10])
+    return _encode(prefix, (int(when.timestamp() * 1000) << 80) | entropy)
+
+
+def _encode(prefix: str, value: int) -> str:
     chars = []
     for _ in range(26):
         chars.append(_ALPHABET[value & 31])

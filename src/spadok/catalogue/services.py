@@ -332,9 +332,18 @@ def _validation_event(capture: Capture, processed: pipeline.Processed) -> Preser
     )
 
 
-def record_create(*, title: str, visibility: str = Visibility.DRAFT) -> Record:
-    """A new record with no captures yet (its first capture follows)."""
-    record = Record(title=title.strip()[:300] or "Untitled scan", visibility=visibility)
+def record_create(
+    *, title: str, visibility: str = Visibility.DRAFT, record_id: str | None = None
+) -> Record:
+    """A new record with no captures yet (its first capture follows).
+
+    ``record_id``: an id to make it under (see :func:`spadok.catalogue.ids.derived_id`).
+    """
+    record = Record(
+        **({"id": record_id} if record_id else {}),
+        title=title.strip()[:300] or "Untitled scan",
+        visibility=visibility,
+    )
     record.save(force_insert=True)
     refresh_records([record.id])
     return record
@@ -346,12 +355,17 @@ def capture_create_received(
     files: list[Original],
     source_name: str,
     digests: dict[str, dict[str, str]] | None = None,
+    capture_id: str | None = None,
 ) -> Capture:
     """File a capture whose originals arrived (e.g. an upload) and queue its processing.
 
     ``digests``: see :func:`_keep_originals` (an upload's arrival digests).
+    ``capture_id``: the id to file it under, the same on every try (see
+    :func:`spadok.catalogue.ids.derived_id`): a try that died after writing the
+    object finds it on the next (with these digests) instead of leaving it behind.
     """
     capture = Capture(
+        **({"id": capture_id} if capture_id else {}),
         record=record,
         source_name=source_name[:500],
         state=CaptureState.RECEIVED,

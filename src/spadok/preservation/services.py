@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from spadok import __version__
 from spadok.core.preservation import OcflStore, audit, sync_replicas
-from spadok.core.preservation.audit import sync_object
-from spadok.core.preservation.ocfl import metadata_files
+from spadok.core.preservation.audit import UNREACHABLE, sync_object
+from spadok.core.preservation.ocfl import OcflError, metadata_files, state_of
 from spadok.preservation.models import AuditRun, EventType, Outcome, PreservationEvent
 
 log = logging.getLogger(__name__)
@@ -139,11 +139,32 @@ def object_create(
             },
             fixity={ORIGINAL_DIR + rel: d["sha256"] for rel, d in given.items() if d.get("sha256")},
         )
+    except OcflError as exc:
+        if exc.code != "ocfl.exists" or not _written_before(store, object_id, files, given):
+            raise
+        # An earlier try wrote this very object and died before the catalogue knew:
+        # it is what this try would write (its first arrival note is kept).
+        log.warning("object %s was written by an earlier try; keeping it", object_id)
     except OSError as exc:
         from spadok.core.errors import SpadokError
 
         raise SpadokError("storage.unavailable", f"{_plain(store.url)}: {exc}") from exc
     return _facts(store, object_id, [ORIGINAL_DIR + rel for _p, rel in originals])
+
+
+def _written_before(
+    store: OcflStore,
+    object_id: str,
+    files: list[tuple[Path, str]],
+    given: dict[str, dict[str, str]],
+) -> bool:
+    """The object's v1 holds exactly these originals, proved by the arrival sha512s."""
+    expected = {ORIGINAL_DIR + rel: d.get("sha512") for rel, d in given.items()}
+    if not expected or None in expected.values() or set(expected) != {f[1] for f in files}:
+        return False
+    inventory = store.load_inventory(store.object_root(object_id), object_id=object_id).inventory
+    v1 = {p: d for p, d in state_of(inventory, "v1").items() if p.startswith(ORIGINAL_DIR)}
+    return v1 == expected
 
 
 def object_add_files(
@@ -261,7 +282,9 @@ def audit_run(*, repair: bool, trigger: str) -> AuditRun:
     data["roots"] = [_plain(r) for r in data["roots"]]
     by_object: dict[str, list[Any]] = {}
     for issue in report.issues:
-        by_object.setdefault(issue.object_id, []).append(issue)
+        if issue.object_id:  # not a root that could not be reached (kind "unreachable")
+            by_object.setdefault(issue.object_id, []).append(issue)
+    reachable = len(all_stores) - sum(1 for i in report.issues if i.kind == UNREACHABLE)
     now = timezone.now()
     with transaction.atomic():
         for object_id in _object_ids_checked(all_stores):
@@ -274,7 +297,7 @@ def audit_run(*, repair: bool, trigger: str) -> AuditRun:
                 detail=(
                     f"{len(issues)} problem(s) in {len({i.root for i in issues})} root(s)"
                     if issues
-                    else f"every file matched its sha512 in {len(all_stores)} root(s)"
+                    else f"every file matched its sha512 in {reachable} root(s)"
                 ),
                 data={"issues": [f"{_plain(i.root)} {i.kind} {i.path}" for i in issues][:50]},
                 when=now,

@@ -29,7 +29,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from spadok.catalogue import services as catalogue
-from spadok.catalogue.models import Capture, Visibility
+from spadok.catalogue.ids import derived_id
+from spadok.catalogue.models import Capture, Record, Visibility
 from spadok.core import pipeline
 from spadok.core.errors import SpadokError
 from spadok.core.preservation.ocfl import OcflError
@@ -231,17 +232,28 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
     try:
         record = upload.record
         if record is None:
-            record = catalogue.record_create(
-                title=upload.title or _title_from(upload.filename), visibility=Visibility.DRAFT
+            # Under an id of its own that a retry makes again: a try killed before
+            # noting the record leaves no empty record behind.
+            record_id = _derived(upload, "r")
+            record = Record.objects.filter(id=record_id).first() or catalogue.record_create(
+                title=upload.title or _title_from(upload.filename),
+                visibility=Visibility.DRAFT,
+                record_id=record_id,
             )
             Upload.objects.filter(id=upload.id).update(record=record)
-        capture = _capture_already_made(upload) or catalogue.capture_create_received(
-            record=record,
-            files=[catalogue.Original(target, upload.filename)],
-            source_name=upload.filename,
-            # the arrival digests: the copy into storage is checked against them
-            # as it is written, instead of the file being read once more first
-            digests={upload.filename: {"sha512": upload.sha512, "sha256": upload.sha256}},
+        capture_id = capture_id_for(upload)
+        capture = (
+            Capture.objects.filter(id=capture_id).first()
+            or _capture_already_made(upload)
+            or catalogue.capture_create_received(
+                record=record,
+                files=[catalogue.Original(target, upload.filename)],
+                source_name=upload.filename,
+                # the arrival digests: the copy into storage is checked against them
+                # as it is written, instead of the file being read once more first
+                digests={upload.filename: {"sha512": upload.sha512, "sha256": upload.sha256}},
+                capture_id=capture_id,
+            )
         )
     except OcflError as exc:
         if exc.code != "ocfl.digest_mismatch":
@@ -280,6 +292,21 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
         "upload %s filed as capture %s in %.2fs", upload.id, capture.id, time.monotonic() - started
     )
     return upload
+
+
+def capture_id_for(upload: Upload) -> str:
+    """The id the upload's capture gets, the same on every try of the filing job.
+
+    A worker killed after writing the object but before the capture row would
+    otherwise leave that object behind, and the retry would file a second copy.
+    """
+    return _derived(upload, "c")
+
+
+def _derived(upload: Upload, prefix: str) -> str:
+    assert upload.completed_at is not None
+    key = f"upload:{upload.id}" if prefix == "c" else f"upload:{upload.id}:{prefix}"
+    return derived_id(prefix, when=upload.completed_at, key=key)
 
 
 def _capture_already_made(upload: Upload) -> Capture | None:

@@ -57,6 +57,7 @@ DAMAGED = "damaged"  # a file's digest is not the inventory's
 MISSING = "missing"  # a file the inventory names is absent
 UNREADABLE = "unreadable"  # reading the file failed
 UNEXPECTED = "unexpected"  # a file nobody refers to (not repaired: it may be evidence)
+UNREACHABLE = "unreachable"  # the root could not be listed: nothing in it was checked
 INVALID_INVENTORY = "invalid_inventory"  # unparsable, or its sidecar does not match
 MISSING_OBJECT = "missing_object"  # another root has the object, this one not at all
 OUTDATED_OBJECT = "outdated_object"  # another root has later versions
@@ -122,11 +123,18 @@ class _Scan:
     store: OcflStore
     objects: dict[str, _Object] = field(default_factory=dict)
     other_keys: list[str] = field(default_factory=list)
+    error: str = ""  # the root could not be listed (a replica that is down)
 
 
 def _scan(store: OcflStore) -> _Scan:
     scan = _Scan(store)
-    for key in store.storage.list():
+    try:
+        keys = list(store.storage.list())
+    except OSError as exc:
+        log.warning("storage root %s is unreachable: %s", store.url.split("?", 1)[0], exc)
+        scan.error = str(exc)
+        return scan
+    for key in keys:
         if key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
             continue
         root = layout.object_root_of_key(key)
@@ -156,7 +164,12 @@ def audit(stores: list[OcflStore], *, workers: int = 2, repair: bool = False) ->
     """Check every file of every object on every root; with ``repair``, mend from the others."""
     started = time.perf_counter()
     report = AuditReport(roots=[s.url for s in stores])
-    scans = [_scan(s) for s in stores]
+    scans = []
+    for scan in (_scan(s) for s in stores):
+        if scan.error:  # reported, and left out: its objects are not "missing"
+            report.issues.append(Issue(scan.store.url, "", "", UNREACHABLE, scan.error))
+        else:
+            scans.append(scan)
     jobs: list[tuple[_Scan, str, str, str]] = []  # scan, object root, key, expected digest
 
     for scan in scans:
@@ -335,7 +348,7 @@ def _repair(scans: list[_Scan], report: AuditReport) -> None:
     by_url = {s.store.url: s for s in scans}
     synced: set[tuple[str, str]] = set()
     for issue in report.issues:
-        if issue.kind in (UNEXPECTED, DIVERGED_OBJECT):
+        if issue.kind in (UNEXPECTED, DIVERGED_OBJECT, UNREACHABLE):
             continue
         scan = by_url[issue.root]
         root = issue.path if issue.kind in (MISSING_OBJECT, OUTDATED_OBJECT) else None
@@ -515,7 +528,8 @@ def sync_replicas(stores: list[OcflStore]) -> list[SyncAction]:
     Only what is missing is copied, each file proved by digest; objects whose
     roots disagree are left alone and reported (the audit says more).
     """
-    scans = [_scan(s) for s in stores]
+    # A root that cannot be listed is skipped (the audit reports it), not filled blindly.
+    scans = [scan for scan in (_scan(s) for s in stores) if not scan.error]
     actions: list[SyncAction] = []
     for scan in scans:
         for root, obj in scan.objects.items():
