@@ -12,7 +12,7 @@ In one run:
   processes, i.e. the machine's 2 cores) and, in the same run on the same
   server, of a trivial static file (the peer figure).
 
-Targets (issue 5): p95 under 50 ms; a record page at least 500 req/s. The machine
+Targets: p95 under 50 ms; a record page at least 500 req/s. The machine
 is shared: each measurement is repeated and the best and the median reported.
 
     .venv/bin/python -m bench.search [--sites 60000] [--records 40000] [--repeat 3]
