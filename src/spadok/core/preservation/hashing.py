@@ -69,9 +69,10 @@ def hash_key(
 class _HashingReader(io.RawIOBase):
     """A read-only, forward-only view of a file that hashes what it hands out."""
 
-    def __init__(self, path: Path, algorithm: str) -> None:
+    def __init__(self, path: Path, algorithms: tuple[str, ...]) -> None:
         self._fh = open(path, "rb", buffering=0)  # noqa: SIM115 (closed in close())
-        self.hasher = hashlib.new(algorithm)
+        self.hashers = {name: hashlib.new(name) for name in algorithms}
+        self.hasher = self.hashers[algorithms[0]]
         self.size = 0
 
     def readable(self) -> bool:
@@ -80,7 +81,9 @@ class _HashingReader(io.RawIOBase):
     def readinto(self, buf: Any) -> int:
         n = self._fh.readinto(buf) or 0
         if n:
-            self.hasher.update(memoryview(buf)[:n])
+            part = memoryview(buf)[:n]
+            for h in self.hashers.values():
+                h.update(part)
             self.size += n
         return n
 
@@ -100,18 +103,20 @@ class HashingPath(type(Path())):  # type: ignore[misc]
     """
 
     algorithm = "sha512"
+    also: tuple[str, ...] = ()  # more digests of the same read (copied_digests)
 
     def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if mode != "rb":
             return super().open(mode, *args, **kwargs)
-        reader = _HashingReader(Path(self), self.algorithm)
+        reader = _HashingReader(Path(self), (self.algorithm, *self.also))
         self.readers.append(reader)
         return io.BufferedReader(reader, CHUNK)
 
     @classmethod
-    def of(cls, path: Path, algorithm: str = "sha512") -> HashingPath:
+    def of(cls, path: Path, algorithm: str = "sha512", also: tuple[str, ...] = ()) -> HashingPath:
         hp = cls(path)
         hp.algorithm = algorithm
+        hp.also = tuple(a for a in also if a != algorithm)
         hp.readers = []
         return hp
 
@@ -122,3 +127,11 @@ class HashingPath(type(Path())):  # type: ignore[misc]
             return None
         last = readers[-1]
         return last.hasher.hexdigest(), last.size
+
+    def copied_digests(self) -> tuple[dict[str, str], int] | None:
+        """Every digest (``algorithm`` and ``also``) of the last complete read, and its size."""
+        readers: list[_HashingReader] = self.readers
+        if not readers:
+            return None
+        last = readers[-1]
+        return {name: h.hexdigest() for name, h in last.hashers.items()}, last.size
