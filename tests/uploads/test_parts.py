@@ -89,3 +89,38 @@ def test_a_client_gone_mid_piece_is_hashed_as_far_as_it_came(tmp_path: Path) -> 
     assert not written.whole and written.length == len(kept) == running.offset
     assert running.digests()["sha256"] == hashlib.sha256(kept).hexdigest()
     assert paths.part.read_bytes() == kept
+
+
+def test_pieces_written_behind_the_request_are_whole_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk writing woken every few reads, the file and its digests are the bytes sent."""
+    monkeypatch.setattr(parts, "FLUSH_BYTES", MIB)
+    paths = parts.Paths(tmp_path, uuid.uuid4())
+    paths.part.touch()
+    pieces = [os.urandom(5 * MIB + 3), os.urandom(2 * MIB)]
+    running = parts.running_for(paths, 0)
+    offset = 0
+    for piece in pieces:
+        written = parts.append(
+            paths.part, offset, io.BytesIO(piece).read, expected=len(piece), running=running
+        )
+        assert (written.length, written.sha256) == (len(piece), hashlib.sha256(piece).hexdigest())
+        offset += written.length
+    whole = b"".join(pieces)
+    assert paths.part.read_bytes() == whole
+    assert running.digests() == {"sha256": hashlib.sha256(whole).hexdigest()}
+
+
+def test_an_sha256_checksum_is_checked_against_the_pieces_digest(tmp_path: Path) -> None:
+    paths = parts.Paths(tmp_path, uuid.uuid4())
+    piece = os.urandom(MIB + 1)
+    good = parse_checksum("sha256 " + base64.b64encode(hashlib.sha256(piece).digest()).decode())
+    bad = parse_checksum("sha256 " + base64.b64encode(hashlib.sha256(b"x").digest()).decode())
+    written = parts.append(paths.part, 0, io.BytesIO(piece).read, expected=len(piece), checksum=bad)
+    assert (written.checksum_ok, written.length, paths.part.stat().st_size) == (False, 0, 0)
+    written = parts.append(
+        paths.part, 0, io.BytesIO(piece).read, expected=len(piece), checksum=good
+    )
+    assert (written.checksum_ok, written.length) == (True, len(piece))
+    assert paths.part.read_bytes() == piece
