@@ -107,7 +107,7 @@ def _site_data(site: Site) -> dict[str, Any]:
 
 
 def _arrival(capture: Capture) -> dict[str, Any] | None:
-    """The upload the capture came from: its digests as the last byte arrived, and chunks."""
+    """The upload the capture came from: its arrival sha256 (and stored sha512), and chunks."""
     from spadok.uploads.models import Upload
 
     upload = Upload.objects.filter(capture=capture).select_related("user").first()
