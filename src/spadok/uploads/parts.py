@@ -14,7 +14,7 @@ and writes, and a third thread starts the disk writing behind it (see
 The sha512 that OCFL keys its inventory by is taken by the filing job while it
 copies the file into storage, checked there against this arrival sha256 (see
 :mod:`spadok.uploads.services`): on two cores an sha512 on arrival, at half
-the speed of an sha256, was what held an upload to a fifth of a copy's speed.
+the speed of an sha256, cost more CPU than anything else an upload does (ADR 0014).
 """
 
 from __future__ import annotations
