@@ -99,6 +99,47 @@ def test_given_digests_are_checked(tmp_path: Path) -> None:
     assert store.state(OID) == {"a.txt": sha512(b"hello")}
 
 
+def test_a_file_given_only_its_sha256_gets_its_sha512_from_the_copy(
+    any_storage: Storage,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """An upload's arrival sha256 is checked as the file is copied; the copy takes the sha512."""
+    store = make_store(any_storage)
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    files = write_files(tmp_path / "s", {"a.bin": data, "same.bin": data, "b.txt": b"b"})
+    fixity = {logical: hashlib.sha256(path.read_bytes()).hexdigest() for path, logical in files}
+    assert store.create_object(OID, files, fixity=fixity, message="m", **USER) == "v1"
+    assert store.state(OID) == {
+        "a.bin": sha512(data),
+        "same.bin": sha512(data),
+        "b.txt": sha512(b"b"),
+    }
+    inventory = store.inventory(OID)
+    assert set(inventory["fixity"]["sha256"]) == set(fixity.values())
+    content = [k for k in any_storage.list() if "/content/" in k]
+    assert len(content) == 2  # the two equal files are kept once
+    with store.open_logical(OID, "same.bin") as fh:
+        assert fh.read() == data
+    assert_valid(any_storage)
+
+
+def test_a_file_that_differs_from_its_given_sha256_is_not_kept(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "root")
+    store = make_store(storage)
+    files = write_files(tmp_path / "s", {"a.bin": b"what is on disk"})
+    with pytest.raises(OcflError) as err:
+        store.create_object(
+            OID,
+            files,
+            fixity={"a.bin": hashlib.sha256(b"what arrived").hexdigest()},
+            message="m",
+            **USER,
+        )
+    assert err.value.code == "ocfl.digest_mismatch"
+    assert not store.exists(OID)
+    assert [k for k in storage.list() if "/content/" in k] == []
+
+
 @pytest.mark.parametrize(
     "bad", ["/abs", "a/../b", "a//b", "trailing/", ".", "a/./b", "back\\slash", ".tmp-x"]
 )

@@ -44,10 +44,7 @@ def test_running_digests_equal_the_whole_files(
         # otherwise another process (no state): it hashes the part file first
     whole = paths.part.read_bytes()
     final = parts.running_for(paths, offset)
-    assert final.digests() == {
-        "sha256": hashlib.sha256(whole).hexdigest(),
-        "sha512": hashlib.sha512(whole).hexdigest(),
-    }
+    assert final.digests() == {"sha256": hashlib.sha256(whole).hexdigest()}
 
 
 def test_a_stale_running_state_is_not_used(tmp_path: Path) -> None:
@@ -79,7 +76,7 @@ def test_a_piece_failing_its_checksum_leaves_the_running_digests_as_they_were(
     )
     assert written.checksum_ok is False and written.length == 0
     assert running.offset == len(first) and paths.part.stat().st_size == len(first)
-    assert running.digests()["sha512"] == hashlib.sha512(first).hexdigest()
+    assert running.digests()["sha256"] == hashlib.sha256(first).hexdigest()
 
 
 def test_a_client_gone_mid_piece_is_hashed_as_far_as_it_came(tmp_path: Path) -> None:
@@ -92,3 +89,38 @@ def test_a_client_gone_mid_piece_is_hashed_as_far_as_it_came(tmp_path: Path) -> 
     assert not written.whole and written.length == len(kept) == running.offset
     assert running.digests()["sha256"] == hashlib.sha256(kept).hexdigest()
     assert paths.part.read_bytes() == kept
+
+
+def test_pieces_written_behind_the_request_are_whole_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk writing woken every few reads, the file and its digests are the bytes sent."""
+    monkeypatch.setattr(parts, "FLUSH_BYTES", MIB)
+    paths = parts.Paths(tmp_path, uuid.uuid4())
+    paths.part.touch()
+    pieces = [os.urandom(5 * MIB + 3), os.urandom(2 * MIB)]
+    running = parts.running_for(paths, 0)
+    offset = 0
+    for piece in pieces:
+        written = parts.append(
+            paths.part, offset, io.BytesIO(piece).read, expected=len(piece), running=running
+        )
+        assert (written.length, written.sha256) == (len(piece), hashlib.sha256(piece).hexdigest())
+        offset += written.length
+    whole = b"".join(pieces)
+    assert paths.part.read_bytes() == whole
+    assert running.digests() == {"sha256": hashlib.sha256(whole).hexdigest()}
+
+
+def test_an_sha256_checksum_is_checked_against_the_pieces_digest(tmp_path: Path) -> None:
+    paths = parts.Paths(tmp_path, uuid.uuid4())
+    piece = os.urandom(MIB + 1)
+    good = parse_checksum("sha256 " + base64.b64encode(hashlib.sha256(piece).digest()).decode())
+    bad = parse_checksum("sha256 " + base64.b64encode(hashlib.sha256(b"x").digest()).decode())
+    written = parts.append(paths.part, 0, io.BytesIO(piece).read, expected=len(piece), checksum=bad)
+    assert (written.checksum_ok, written.length, paths.part.stat().st_size) == (False, 0, 0)
+    written = parts.append(
+        paths.part, 0, io.BytesIO(piece).read, expected=len(piece), checksum=good
+    )
+    assert (written.checksum_ok, written.length) == (True, len(piece))
+    assert paths.part.read_bytes() == piece

@@ -68,6 +68,7 @@ def test_a_whole_upload_becomes_a_draft_capture_with_equal_digests(
     upload = Upload.objects.get()
     assert upload.state == UploadState.COMPLETE and upload.capture_id is None
     assert upload.sha256 == hashlib.sha256(body).hexdigest()
+    assert upload.sha512 == ""  # taken by the filing, from the copy in storage
     assert tus.client.get(url).json()["state"] == "complete"
     assert "Spadok-Capture" not in tus.head(url)
 

@@ -79,8 +79,8 @@ def _keep_originals(
 ) -> list[PreservationEvent]:
     """Write the originals as v1 of the capture's object; fill ``capture.originals``.
 
-    ``digests`` (relpath -> {"sha512": .., "sha256": ..}) are digests taken when
-    the files arrived: storage checks its copy against them while writing it.
+    ``digests`` (relpath -> {"sha256": .., and perhaps "sha512": ..}) are digests
+    taken when the files arrived: storage checks its copy against them while writing it.
     """
     now = timezone.now()
     arrival = {

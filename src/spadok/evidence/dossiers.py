@@ -107,7 +107,7 @@ def _site_data(site: Site) -> dict[str, Any]:
 
 
 def _arrival(capture: Capture) -> dict[str, Any] | None:
-    """The upload the capture came from: its digests as the last byte arrived, and chunks."""
+    """The upload the capture came from: its arrival sha256 (and stored sha512), and chunks."""
     from spadok.uploads.models import Upload
 
     upload = Upload.objects.filter(capture=capture).select_related("user").first()
@@ -199,8 +199,12 @@ def dossier_make(*, subject_id: str, dest: Path, actor: Any = None) -> Written:
         for o in capture.originals:
             expected = {"sha256": o["sha256"], "sha512": o["sha512"]}
             if arrival and arrival["filename"] == o["path"] and arrival["sha256"]:
-                # the hash taken on arrival, never one recomputed from a copy
-                expected = {"sha256": arrival["sha256"], "sha512": arrival["sha512"]}
+                # the hash taken on arrival, never one recomputed from a copy (an
+                # upload's sha512 is its stored copy's, checked against that sha256)
+                expected = {
+                    "sha256": arrival["sha256"],
+                    "sha512": arrival["sha512"] or o["sha512"],
+                }
             files.append(
                 PayloadFile(
                     path=f"originals/{capture.id}/{o['path']}",

@@ -207,7 +207,11 @@ def custody_files(capture: Any) -> dict[str, Any]:
 
 
 def upload_arrival(upload: Any) -> dict[str, Any]:
-    """An upload's arrival as the log keeps it: the hashes taken when its last byte came."""
+    """An upload's arrival as the log keeps it.
+
+    The sha256 taken as its bytes came; the sha512 of the stored copy, whose sha256 was
+    checked against that arrival sha256 when it was filed.
+    """
     return {
         "upload": str(upload.id),
         "filename": upload.filename,

@@ -118,9 +118,10 @@ def object_create(
 
     ``originals`` are (local path, relative name). The digests in the result are
     the inventory's, computed from the bytes as they were written. ``digests``
-    (relative name -> {"sha512": .., "sha256": ..}), from when the files
-    arrived, spare the store its own read before copying: it checks the sha512
-    and the size while it copies, and refuses a file that differs.
+    (relative name -> {"sha256": .., and perhaps "sha512": ..}), from when the
+    files arrived, spare the store its own read before copying: it checks them
+    and the size while it copies (taking the sha512 there if none is given),
+    and refuses a file that differs.
     """
     store = primary()
     given = digests or {}
@@ -158,13 +159,30 @@ def _written_before(
     files: list[tuple[Path, str]],
     given: dict[str, dict[str, str]],
 ) -> bool:
-    """The object's v1 holds exactly these originals, proved by the arrival sha512s."""
-    expected = {ORIGINAL_DIR + rel: d.get("sha512") for rel, d in given.items()}
-    if not expected or None in expected.values() or set(expected) != {f[1] for f in files}:
+    """The object's v1 holds exactly these originals, proved by their arrival digests.
+
+    An arrival sha512 is compared with v1's state; an arrival sha256 alone (an
+    upload's) with the fixity block's sha256 of the content v1 names.
+    """
+    logicals = {ORIGINAL_DIR + rel: d for rel, d in given.items()}
+    if not logicals or set(logicals) != {f[1] for f in files}:
+        return False
+    if any(not (d.get("sha512") or d.get("sha256")) for d in logicals.values()):
         return False
     inventory = store.load_inventory(store.object_root(object_id), object_id=object_id).inventory
     v1 = {p: d for p, d in state_of(inventory, "v1").items() if p.startswith(ORIGINAL_DIR)}
-    return v1 == expected
+    if set(v1) != set(logicals):
+        return False
+    fixity = inventory.get("fixity", {}).get("sha256", {})
+    for logical, d in logicals.items():
+        if d.get("sha512"):
+            if v1[logical] != d["sha512"]:
+                return False
+            continue
+        content = set(inventory["manifest"].get(v1[logical], []))
+        if not content & set(fixity.get(d["sha256"], [])):
+            return False
+    return True
 
 
 def object_add_files(

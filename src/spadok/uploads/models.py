@@ -47,6 +47,7 @@ class Upload(models.Model):
         "catalogue.Capture", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     sha256 = models.CharField(max_length=64, blank=True)  # of the whole file, as it arrived
+    # of the copy in storage, noted when it is filed (its sha256 is the arrival's)
     sha512 = models.CharField(max_length=128, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)

@@ -6,10 +6,15 @@ says how many bytes were acknowledged; anything in the part file past that
 offset (a server killed mid-write) is cut off by the next writer.
 
 Every byte is hashed as it arrives: the piece's sha256 (kept per PATCH) and
-the whole file's running sha256 and sha512 (kept per upload in this process,
-see :class:`Running`). The hashes run on their own threads, fed in order from
-a short queue (hashlib releases the GIL), while the request thread reads and
-writes: on two cores that is what keeps an upload near the speed of a copy.
+the whole file's running sha256 (kept per upload in this process, see
+:class:`Running`). The two hashes run on threads of their own, fed in order
+from short queues (hashlib releases the GIL), while the request thread reads
+and writes, and a third thread starts the disk writing behind it (see
+:class:`Flusher`), so that the fsync before the answer has little left to do.
+The sha512 that OCFL keys its inventory by is taken by the filing job while it
+copies the file into storage, checked there against this arrival sha256 (see
+:mod:`spadok.uploads.services`): on two cores an sha512 on arrival, at half
+the speed of an sha256, cost more CPU than anything else an upload does (ADR 0014).
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ QUEUE_DEPTH = 4
 # Hash on threads of their own (False: on the request thread). Threads gained 55-85% in a
 # loopback test with idle cores, nothing measurable on a 2-core machine under full load.
 HASH_THREADS = True
+REHASH_BYTES = 8 * 1024 * 1024  # reads when a process takes over an upload (page cache)
+# Start writing to disk behind the request every this many bytes (see Flusher).
+FLUSH_BYTES = 16 * 1024 * 1024
 LOCK_WAIT_S = 10.0  # a second writer waits this long, then gets 423 (Locked)
 RUNNING_KEPT = 256  # running whole-file digests kept per process (small objects)
 
@@ -150,7 +158,7 @@ class HashPipe:
 
 @dataclass
 class Running:
-    """The whole file's sha256 and sha512 over its first ``offset`` bytes.
+    """The whole file's sha256 over its first ``offset`` bytes.
 
     Hash objects cannot be saved, so each web process keeps the running state
     of the uploads it is writing (:func:`running_for`); a PATCH that reaches
@@ -161,13 +169,12 @@ class Running:
 
     offset: int
     sha256: Any = field(default_factory=hashlib.sha256)
-    sha512: Any = field(default_factory=hashlib.sha512)
 
     def copy(self) -> Running:
-        return Running(self.offset, self.sha256.copy(), self.sha512.copy())
+        return Running(self.offset, self.sha256.copy())
 
     def digests(self) -> dict[str, str]:
-        return {"sha256": self.sha256.hexdigest(), "sha512": self.sha512.hexdigest()}
+        return {"sha256": self.sha256.hexdigest()}
 
 
 _RUNNING: OrderedDict[uuid.UUID, Running] = OrderedDict()
@@ -185,17 +192,13 @@ def running_for(paths: Paths, offset: int) -> Running:
     if kept is not None and kept.offset == offset:
         return kept
     running = Running(0)
-    pipe = HashPipe([[running.sha256], [running.sha512]])
-    try:
-        with paths.part.open("rb") as fh:
-            while running.offset < offset:
-                buf = fh.read(min(READ_BYTES, offset - running.offset))
-                if not buf:
-                    break
-                pipe.update(buf)
-                running.offset += len(buf)
-    finally:
-        pipe.close()
+    with paths.part.open("rb", buffering=0) as fh:
+        while running.offset < offset:
+            buf = fh.read(min(REHASH_BYTES, offset - running.offset))
+            if not buf:
+                break
+            running.sha256.update(buf)
+            running.offset += len(buf)
     return running
 
 
@@ -211,6 +214,54 @@ def keep_running(upload_id: uuid.UUID, running: Running) -> None:
 def forget_running(upload_id: uuid.UUID) -> None:
     with _RUNNING_LOCK:
         _RUNNING.pop(upload_id, None)
+
+
+class Flusher:
+    """Write a file's new bytes to disk on a thread of its own while more arrive.
+
+    The answer to a PATCH waits for its fsync; without this, that fsync found
+    the whole piece still in memory and the disk idle until then, and the
+    connection idle while the disk wrote. :meth:`written` wakes the thread
+    every ``FLUSH_BYTES``; it runs ``fdatasync`` (which releases the GIL) and
+    the final fsync only has the last few MiB to write.
+    """
+
+    def __init__(self, fd: int, every: int = FLUSH_BYTES) -> None:
+        self._fd = fd
+        self._every = every
+        self._since = 0
+        self._wake = threading.Event()
+        self._stop = False
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name="upload-flush", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop:
+                return
+            try:
+                os.fdatasync(self._fd)
+            except BaseException as exc:  # handed to close(); the final fsync fails too
+                self._errors.append(exc)
+                return
+
+    def written(self, n: int) -> None:
+        """``n`` more bytes were written (and handed to the OS: unbuffered)."""
+        self._since += n
+        if self._since >= self._every:
+            self._since = 0
+            self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread (before the file is closed; the caller then fsyncs)."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        if self._errors:
+            raise self._errors[0]
 
 
 @dataclass(frozen=True)
@@ -234,45 +285,56 @@ def append(
 
     A client that goes away keeps what arrived, unless it asked for a checksum,
     which cannot be checked on part of a piece: then the piece is discarded.
-    ``running`` (the whole file's digests at ``offset``) is advanced by the
+    ``running`` (the whole file's sha256 at ``offset``) is advanced by the
     bytes kept. The caller holds the lock.
     """
     if running is not None and running.offset != offset:
         raise ValueError(f"running digests at {running.offset}, piece at {offset}")
     before = running.copy() if running is not None and checksum is not None else None
     digest = hashlib.sha256()
-    check = checksum.new() if checksum else None
-    whole_hashes = [running.sha512] if running is not None else []
-    piece_hashes = [digest, *([running.sha256] if running is not None else [])]
-    pipe = HashPipe([whole_hashes, [*piece_hashes, *([check] if check is not None else [])]])
+    # an sha256 checksum is the piece's digest: the same bytes are not hashed twice
+    check = None if checksum is None or checksum.algorithm == "sha256" else checksum.new()
+    pipe = HashPipe(
+        [
+            [digest, *([check] if check is not None else [])],
+            [running.sha256] if running is not None else [],
+        ]
+    )
     written = 0
     whole = True
     try:
-        with path.open("r+b" if path.exists() else "w+b") as fh:
+        with path.open("r+b" if path.exists() else "w+b", buffering=0) as fh:
             fh.truncate(offset)  # bytes past the acknowledged offset were never acknowledged
             fh.seek(offset)
-            while written < expected:
-                try:
-                    buf = read(min(READ_BYTES, expected - written))
-                except Exception:  # the connection broke: keep what arrived
-                    buf = b""
-                if not buf:
-                    whole = False
-                    break
-                fh.write(buf)
-                pipe.update(buf)
-                written += len(buf)
+            flusher = Flusher(fh.fileno())
+            try:
+                while written < expected:
+                    try:
+                        buf = read(min(READ_BYTES, expected - written))
+                    except Exception:  # the connection broke: keep what arrived
+                        buf = b""
+                    if not buf:
+                        whole = False
+                        break
+                    view = memoryview(buf)
+                    while view:  # an unbuffered write may take part of it
+                        view = view[fh.write(view) :]
+                    pipe.update(buf)
+                    written += len(buf)
+                    flusher.written(len(buf))
+            finally:
+                flusher.close()
             pipe.close()
             checksum_ok = None
-            if checksum is not None and check is not None:
-                checksum_ok = whole and check.digest() == checksum.digest
+            if checksum is not None:
+                found = (check if check is not None else digest).digest()
+                checksum_ok = whole and found == checksum.digest
                 if not checksum_ok:
                     fh.truncate(offset)
                     written = 0
                     digest = hashlib.sha256()
                     if running is not None and before is not None:
-                        running.sha256, running.sha512 = before.sha256, before.sha512
-            fh.flush()
+                        running.sha256 = before.sha256
             os.fsync(fh.fileno())
     except BaseException:
         pipe.close()

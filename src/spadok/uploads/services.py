@@ -1,15 +1,16 @@
 """The write path of uploads: create, append, finish (file as a capture), cancel, expire.
 
 An upload's bytes go to a part file under one writer's lock; the row records
-what was acknowledged. When the last byte arrives the whole file's sha256 and
-sha512 are recorded before anything else touches it, the upload is marked
-complete and the job :func:`spadok.uploads.tasks.finish_upload` is queued; the
-last PATCH answers at once (filing 2 GB takes longer than proxies wait). The
-job files it through :func:`spadok.catalogue.services.capture_create_received`
-(an OCFL object, its copy checked against the arrival sha512 while it is
-written, then its processing is queued), checks the stored digests against
-the arrival digests, and deletes the part. The job is idempotent: a retry
-after a crash finds the capture already made.
+what was acknowledged. When the last byte arrives the whole file's sha256,
+taken as the bytes arrived, is recorded before anything else touches it, the
+upload is marked complete and the job :func:`spadok.uploads.tasks.finish_upload`
+is queued; the last PATCH answers at once (filing 2 GB takes longer than
+proxies wait). The job files it through
+:func:`spadok.catalogue.services.capture_create_received` (an OCFL object whose
+copy is hashed as it is written: its sha512, which the inventory is keyed by,
+and its sha256, checked against the arrival sha256; then its processing is
+queued), notes the stored sha512 on the upload, and deletes the part. The job
+is idempotent: a retry after a crash finds the capture already made.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def enqueue_finish(upload_id: uuid.UUID) -> None:
 
 
 def _complete_locked(upload: Upload, paths: parts.Paths, running: parts.Running) -> None:
-    """Record the whole file's digests, before anything else touches it.
+    """Record the whole file's sha256, before anything else touches it.
 
     They were taken as the bytes arrived (``running``); the file is read again
     only if that state does not cover it (it always does, unless a bug says otherwise).
@@ -192,11 +193,10 @@ def _complete_locked(upload: Upload, paths: parts.Paths, running: parts.Running)
         digests = running.digests()
     else:
         log.warning("upload %s: running digests at %s, reading the file", upload.id, running.offset)
-        digests = pipeline.file_digests(paths.part, ("sha256", "sha512"))
+        digests = pipeline.file_digests(paths.part, ("sha256",))
     Upload.objects.filter(id=upload.id).update(
         state=UploadState.COMPLETE,
         sha256=digests["sha256"],
-        sha512=digests["sha512"],
         completed_at=timezone.now(),
     )
     upload.refresh_from_db()
@@ -249,9 +249,9 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
                 record=record,
                 files=[catalogue.Original(target, upload.filename)],
                 source_name=upload.filename,
-                # the arrival digests: the copy into storage is checked against them
-                # as it is written, instead of the file being read once more first
-                digests={upload.filename: {"sha512": upload.sha512, "sha256": upload.sha256}},
+                # the arrival sha256: the copy into storage is checked against it as
+                # it is written (and its sha512 taken), instead of a read before
+                digests={upload.filename: {"sha256": upload.sha256}},
                 capture_id=capture_id,
             )
         )
@@ -271,7 +271,7 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
             contributor=upload.user_id
         )
     stored = capture.originals[0] if capture.originals else {}
-    if (stored.get("sha256"), stored.get("sha512")) != (upload.sha256, upload.sha512):
+    if stored.get("sha256") != upload.sha256 or not stored.get("sha512"):
         log.error(
             "upload %s: stored digests %s differ from arrival %s",
             upload.id,
@@ -280,6 +280,9 @@ def _finish_locked(upload: Upload, paths: parts.Paths) -> Upload:
         )
         Upload.objects.filter(id=upload.id).update(capture=capture)
         return _fail(upload, SpadokError("upload.digest_mismatch", f"capture {capture.id}"))
+    # the sha512 of the bytes stored, whose sha256 is the one taken on arrival
+    Upload.objects.filter(id=upload.id).update(sha512=stored["sha512"])
+    upload.refresh_from_db()
     custody_append(
         capture=capture, action="upload.received", actor=upload.user, data=upload_arrival(upload)
     )

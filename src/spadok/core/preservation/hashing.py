@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import queue
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -16,6 +18,7 @@ from typing import Any, BinaryIO
 from spadok.core.storage.base import Storage
 
 CHUNK = 8 * 1024 * 1024
+QUEUE_DEPTH = 2  # chunks waiting per hash thread: memory stays flat
 
 
 def _read_into(fh: Any, buf: bytearray) -> int:
@@ -66,12 +69,54 @@ def hash_key(
         return hash_stream(fh, algorithms, chunk=1024 * 1024)
 
 
-class _HashingReader(io.RawIOBase):
-    """A read-only, forward-only view of a file that hashes what it hands out."""
+class _HashThread:
+    """One hash fed in order from a short queue on a thread of its own.
 
-    def __init__(self, path: Path, algorithm: str) -> None:
+    hashlib releases the GIL on big updates: with two digests of a copy, each on
+    its thread, the copy and both hashes run at once instead of one after another.
+    """
+
+    def __init__(self, hasher: Any) -> None:
+        self.hasher = hasher
+        self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="copy-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.hasher.update(data)
+                except BaseException as exc:  # raised by join()
+                    self._error = exc
+
+    def update(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def join(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+class _HashingReader(io.RawIOBase):
+    """A read-only, forward-only view of a file that hashes what it hands out.
+
+    With more than one algorithm each hashes on its own thread (a copy of every
+    chunk is queued: the caller reuses its buffer); the digests are ready after
+    :meth:`finish`.
+    """
+
+    def __init__(self, path: Path, algorithms: tuple[str, ...]) -> None:
         self._fh = open(path, "rb", buffering=0)  # noqa: SIM115 (closed in close())
-        self.hasher = hashlib.new(algorithm)
+        self.hashers = {name: hashlib.new(name) for name in algorithms}
+        self.hasher = self.hashers[algorithms[0]]
+        self._threads = (
+            [_HashThread(h) for h in self.hashers.values()] if len(algorithms) > 1 else []
+        )
         self.size = 0
 
     def readable(self) -> bool:
@@ -80,12 +125,26 @@ class _HashingReader(io.RawIOBase):
     def readinto(self, buf: Any) -> int:
         n = self._fh.readinto(buf) or 0
         if n:
-            self.hasher.update(memoryview(buf)[:n])
+            part = memoryview(buf)[:n]
+            if self._threads:
+                data = bytes(part)
+                for t in self._threads:
+                    t.update(data)
+            else:
+                for h in self.hashers.values():
+                    h.update(part)
             self.size += n
         return n
 
+    def finish(self) -> None:
+        """Wait until every byte read so far is hashed."""
+        threads, self._threads = self._threads, []
+        for t in threads:
+            t.join()
+
     def close(self) -> None:
         self._fh.close()
+        self.finish()
         super().close()
 
 
@@ -100,18 +159,20 @@ class HashingPath(type(Path())):  # type: ignore[misc]
     """
 
     algorithm = "sha512"
+    also: tuple[str, ...] = ()  # more digests of the same read (copied_digests)
 
     def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if mode != "rb":
             return super().open(mode, *args, **kwargs)
-        reader = _HashingReader(Path(self), self.algorithm)
+        reader = _HashingReader(Path(self), (self.algorithm, *self.also))
         self.readers.append(reader)
         return io.BufferedReader(reader, CHUNK)
 
     @classmethod
-    def of(cls, path: Path, algorithm: str = "sha512") -> HashingPath:
+    def of(cls, path: Path, algorithm: str = "sha512", also: tuple[str, ...] = ()) -> HashingPath:
         hp = cls(path)
         hp.algorithm = algorithm
+        hp.also = tuple(a for a in also if a != algorithm)
         hp.readers = []
         return hp
 
@@ -121,4 +182,14 @@ class HashingPath(type(Path())):  # type: ignore[misc]
         if not readers:
             return None
         last = readers[-1]
+        last.finish()
         return last.hasher.hexdigest(), last.size
+
+    def copied_digests(self) -> tuple[dict[str, str], int] | None:
+        """Every digest (``algorithm`` and ``also``) of the last complete read, and its size."""
+        readers: list[_HashingReader] = self.readers
+        if not readers:
+            return None
+        last = readers[-1]
+        last.finish()
+        return {name: h.hexdigest() for name, h in last.hashers.items()}, last.size

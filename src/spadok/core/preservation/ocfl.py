@@ -127,6 +127,7 @@ class _Addition:
     path: Path | None = None
     data: bytes | None = None
     claimed: bool = False  # digests given by the caller, checked while copying
+    # sha512 "" (with ``claimed``): only the sha256 was given; the copy takes the sha512
 
 
 # --- serialisation ----------------------------------------------------------------------
@@ -343,14 +344,23 @@ class OcflStore:
 
         ``digests`` (logical path -> sha512) are the caller's digests from upload
         time; they are checked against the bytes actually stored. With ``fixity``
-        (logical path -> sha256, taken in the same read as the sha512) as well,
-        the file is not read before the copy: the copy itself is hashed and
-        checked (sha512 and size), so a 2 GB upload is read once here, not twice.
+        (logical path -> sha256) the file is not read before the copy: the copy
+        itself is hashed and checked (the given digests and the size), so a 2 GB
+        upload is read once here, not twice. A file with only its sha256 given
+        gets its sha512 from that same read.
         """
         root = self.object_root(object_id)
         self.recover(object_id)
         additions = self._additions(files, add_bytes, digests, fixity)
         if self.exists(object_id):
+            for a in additions:  # a retry: the sha512s are needed before any copy
+                if not a.sha512 and a.path is not None:
+                    found, size = hash_file(a.path, (DIGEST, FIXITY))
+                    if (found[FIXITY], size) != (a.sha256, a.size):
+                        raise OcflError(
+                            "ocfl.digest_mismatch", f"{a.logical}: not the digest given"
+                        )
+                    a.sha512 = found[DIGEST]
             inventory = self.load_inventory(root, object_id=object_id).inventory
             if inventory["head"] == "v1" and state_of(inventory) == {
                 a.logical: a.sha512 for a in additions
@@ -436,18 +446,19 @@ class OcflStore:
     ) -> list[_Addition]:
         """Hash every new file once, before anything is written (for deduplication).
 
-        A file with both a claimed sha512 and sha256 is not read here: its
-        claim is taken for deduplication and checked while it is copied.
+        A file with a claimed sha256 (and perhaps sha512) is not read here: its
+        claim is taken for deduplication and checked while it is copied; without
+        a claimed sha512, the copy takes it (:meth:`_copy_unhashed`).
         """
         out: list[_Addition] = []
         for path, logical in files:
             check_logical_path(logical)
             given = ((digests or {}).get(logical), (fixity or {}).get(logical))
-            if given[0] and given[1]:
+            if given[1]:
                 out.append(
                     _Addition(
                         logical,
-                        given[0].lower(),
+                        (given[0] or "").lower(),
                         given[1].lower(),
                         path.stat().st_size,
                         path=path,
@@ -474,7 +485,7 @@ class OcflStore:
                 raise OcflError("ocfl.bad_path", f"{a.logical} given twice")
             seen.add(a.logical)
             claimed = (digests or {}).get(a.logical)
-            if claimed is not None and claimed.lower() != a.sha512:
+            if claimed is not None and a.sha512 and claimed.lower() != a.sha512:
                 raise OcflError("ocfl.digest_mismatch", f"{a.logical}: not the digest given")
         return out
 
@@ -507,13 +518,25 @@ class OcflStore:
             if logical not in state:
                 raise OcflError("ocfl.no_file", f"{object_id} has no {logical} to remove")
             del state[logical]
+        _check_no_file_folder_clash({**state, **{a.logical: a.sha512 for a in additions}})
+        copied = {a.logical for a in additions if not a.sha512}
+        for a in additions:
+            if not a.sha512:  # only its sha256 was given: the copy takes the sha512
+                self._copy_unhashed(root, f"{version}/content/{a.logical}", a)
         for a in additions:
             state[a.logical] = a.sha512
-        _check_no_file_folder_clash(state)
 
         manifest: dict[str, list[str]] = inventory["manifest"]
         fixity: dict[str, list[str]] = inventory.setdefault("fixity", {}).setdefault(FIXITY, {})
         for a in additions:
+            content_path = f"{version}/content/{a.logical}"
+            if a.logical in copied:
+                if a.sha512 in manifest:  # these bytes are kept already: a copy too many
+                    self._delete_uncommitted(f"{root}/{content_path}")
+                    continue
+                manifest[a.sha512] = [content_path]
+                fixity.setdefault(a.sha256, []).append(content_path)
+                continue
             if a.sha512 in manifest:
                 if a.claimed and a.path is not None:  # not copied, so not checked yet
                     found, size = hash_file(a.path, (DIGEST,))
@@ -522,7 +545,6 @@ class OcflStore:
                             "ocfl.digest_mismatch", f"{a.logical}: not the digest given"
                         )
                 continue  # forward delta: these bytes are already kept
-            content_path = f"{version}/content/{a.logical}"
             self._put_verified(f"{root}/{content_path}", a, retain=retained(content_path))
             manifest[a.sha512] = [content_path]
             fixity.setdefault(a.sha256, []).append(content_path)
@@ -561,6 +583,25 @@ class OcflStore:
             if a.claimed:
                 raise OcflError("ocfl.digest_mismatch", f"{a.logical}: not the digest given")
             raise OcflError("ocfl.changed_during_copy", f"{a.path} changed while it was stored")
+
+    def _copy_unhashed(self, root: str, content_path: str, a: _Addition) -> None:
+        """Store a file whose sha256 was given, taking its sha512 from the same read.
+
+        The copy is checked against the given sha256 and size; ``a.sha512`` is then
+        the stored bytes' sha512 (the manifest's key).
+        """
+        assert a.path is not None
+        key = f"{root}/{content_path}"
+        source = HashingPath.of(a.path, DIGEST, also=(FIXITY,))
+        self.storage.put_file(key, source, retain=retained(content_path))
+        copied = source.copied_digests()
+        if copied is None:  # the backend did not read through our path: read the copy back
+            copied = hash_key(self.storage, key, (DIGEST, FIXITY))
+        found, size = copied
+        if (found[FIXITY], size) != (a.sha256, a.size):
+            self._delete_uncommitted(key)
+            raise OcflError("ocfl.digest_mismatch", f"{a.logical}: not the digest given")
+        a.sha512 = found[DIGEST]
 
     def _delete_uncommitted(self, key: str) -> bool:
         """Delete a file no inventory names; a retained one is left (and logged)."""
