@@ -208,7 +208,7 @@ def access_public_record(record_id: str) -> Record:
 @cache
 def _record_sql() -> str:
     q = connection.ops.quote_name
-    cols = ", ".join(q(f.column) for f in Record._meta.concrete_fields)
+    cols = ", ".join(q(str(f.column)) for f in Record._meta.concrete_fields)
     return f"SELECT {cols} FROM {q(Record._meta.db_table)} WHERE {q('id')} = %s"
 
 

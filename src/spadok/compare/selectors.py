@@ -95,7 +95,7 @@ def record_offer_stamp(record: Record) -> str:
     copy of a record page is kept under both). One plain query, on every public request."""
     q = connection.ops.quote_name
     cap, cmp = q(Capture._meta.db_table), q(Comparison._meta.db_table)
-    cols = ", ".join(f"m.{q(f.column)}" for f in Comparison._meta.concrete_fields)
+    cols = ", ".join(f"m.{q(str(f.column))}" for f in Comparison._meta.concrete_fields)
     sql = (
         f"SELECT {cols} FROM {cmp} m JOIN {cap} b ON b.id = m.before_id"
         f" JOIN {cap} a ON a.id = m.after_id"

@@ -91,7 +91,7 @@ def record_events_stamp(record: Record) -> str:
     q = connection.ops.quote_name
     fields = DamageEvent._meta.concrete_fields
     sql = (
-        f"SELECT {', '.join(q(f.column) for f in fields)} FROM {q(DamageEvent._meta.db_table)}"
+        f"SELECT {', '.join(q(str(f.column)) for f in fields)} FROM {q(DamageEvent._meta.db_table)}"
         f" WHERE {q(DamageEvent._meta.get_field('record').column)} = %s ORDER BY {q('id')}"
     )
     with connection.cursor() as cursor:
