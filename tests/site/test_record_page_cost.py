@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from spadok.catalogue.models import CaptureState, Record
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.db_both]
 
 # The public's kept page: the record and the digests of its captures, derivatives,
 # damage events and comparisons (and its site, which these records have none of);

@@ -20,7 +20,7 @@ from django.utils import timezone
 from spadok.catalogue.models import Record
 from spadok.site.middleware import POLICY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.db_both]
 
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
