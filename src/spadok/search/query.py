@@ -3,7 +3,7 @@
 :func:`search` matches the query's words (each in its forms, lemmas and both
 scripts, see :func:`spadok.core.text.query_terms`) against the index
 (:mod:`spadok.search.matching`: ids and ranks only; SQLite: bm25 with names over
-place over description; PostgreSQL: ts_rank_cd with the same weights as A/B/D),
+place over description; PostgreSQL: ts_rank with the same weights as A/B/D),
 keeps only what the reader may see, applies the facet filters, counts the
 facets (:mod:`spadok.search.facets`) and orders (:mod:`spadok.search.ordering`)
 on the process's copy of the documents' columns (:mod:`spadok.search.columns`),
