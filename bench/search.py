@@ -8,6 +8,7 @@ In one run:
 * the p95 latency of typical searches through :func:`spadok.search.query.search`
   (what /search and /api/search call): a name, an inflected word, a
   transliteration, a prefix, a word with a facet filter, a filter alone;
+* how long the first searches of a freshly started server take;
 * requests per second of a record page under ``spadok serve`` (granian, two
   processes, i.e. the machine's 2 cores) and, in the same run on the same
   server, of a trivial static file (the peer figure).
@@ -394,6 +395,16 @@ def measure_http(args: argparse.Namespace) -> dict[str, Any]:
                     raise SystemExit("the server did not start; see serve.log") from None
                 time.sleep(0.5)
         out: dict[str, Any] = {"server": "granian, 2 processes", "concurrency": args.concurrency}
+        # The first searches a fresh server answers (one per process, most likely): what a
+        # reader waits for right after a start, the lemmatiser's dictionaries included.
+        first = []
+        for word in ("%D0%9F%D0%B8%D1%80%D1%8F%D1%82%D0%B8%D0%BD", "Pyriatyn"):  # Пирятин
+            t = time.perf_counter()
+            with urllib.request.urlopen(f"{base}/search?q={word}", timeout=120) as resp:
+                resp.read()
+            first.append(round((time.perf_counter() - t) * 1000, 1))
+        out["first_searches_ms"] = first
+        print(f"  first searches after start: {first} ms", flush=True)
         for name, url in urls.items():
             asyncio.run(_load(url, 2, args.concurrency))  # warm every process
             rates, cpu = [], []

@@ -253,7 +253,7 @@ def _database_order(q: str) -> list[str]:
     if connection.vendor == "postgresql":
         sql = (
             f"SELECT d.site_id, d.record_id FROM search_document d WHERE d.tsv @@ %s::tsquery "
-            f"AND d.public_from <= %s ORDER BY -ts_rank_cd('{matching.PG_WEIGHTS}', d.tsv, "
+            f"AND d.public_from <= %s ORDER BY -ts_rank('{matching.PG_WEIGHTS}', d.tsv, "
             '%s::tsquery), d.sort_name COLLATE "C", d.id'
         )
         params = [matching.tsquery(words), timezone.localdate(), matching.tsquery(words)]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import re
+import secrets
 from typing import Any
 
 from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.utils.safestring import mark_safe
+from django.utils.html import escape
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
@@ -55,12 +58,15 @@ def record_page(request: HttpRequest, record_id: str) -> HttpResponse:
     user = request.user
     if user.is_authenticated:
         record = selectors.access_record(user, record_id, captures="every")
-        parts = _record_parts(request, record)
+        response = _render_page(request, record)
     else:
-        # The public's page of a public record is the same for everyone: kept.
-        record = selectors.access_record(user, record_id, captures="none")
-        parts = _public_parts(request, record)
-    response = render(request, "catalogue/record.html", {"record": record, "parts": parts})
+        # Whether the record may be shown is checked on every request, kept copy or not.
+        record = selectors.access_public_record(record_id)
+        if _is_open(record) and not _has_messages(request):
+            response = _kept_page(request, record)
+        else:
+            selectors.load_captures(record, every=True)
+            response = _render_page(request, record)
     staff = user.is_active and user.is_staff
     if staff or not _is_open(record) or user.is_authenticated:
         # A shared cache must never keep a staff, private or personal version.
@@ -68,41 +74,65 @@ def record_page(request: HttpRequest, record_id: str) -> HttpResponse:
     return response
 
 
-def _public_parts(request: HttpRequest, record: Record) -> dict[str, str]:
-    """The head and body of the page as the public sees it, kept by each process
-    under the digest of everything they show (:func:`selectors.record_page_stamp`),
-    the language and the host: a change to the record, a capture, a derivative, a
-    credit or the site makes them again on the next request.
+def _render_page(request: HttpRequest, record: Record, **extra: str) -> HttpResponse:
+    parts = _record_parts(request, record, extra.get("csrf_token"))
+    context = {"record": record, "parts": parts, **extra}
+    return render(request, "catalogue/record.html", context)
 
-    Only for readers who are not signed in, and only for public records: nothing
-    in them depends on who asks. Whether the record may be shown is checked on
-    every request, before this.
+
+def _has_messages(request: HttpRequest) -> bool:
+    """Whether messages wait for this reader (read, not used up: the page shows them)."""
+    storage = getattr(request, "_messages", None)
+    return storage is not None and len(storage) > 0
+
+
+def _kept_page(request: HttpRequest, record: Record) -> HttpResponse:
+    """The public's page of a public record, kept whole by each process (the "pages"
+    cache) under the digests of everything it shows: the record, its captures,
+    derivatives, credits and site (:func:`selectors.record_page_stamp`), its damage
+    events and comparisons; and the language, scheme and host. A change to any of
+    them makes it again on the next request.
+
+    Only for readers who are not signed in and have no message waiting: nothing else
+    on it depends on who asks, except the CSRF token and the path the language form
+    returns to. Those are rendered as stand-ins unique to the copy and replaced on
+    every request, so each reader gets their own token (and its cookie).
     """
-    if not _is_open(record):
-        selectors.load_captures(record, every=True)
-        return _record_parts(request, record)
+    from spadok.compare.selectors import record_offer_stamp
+    from spadok.damage.selectors import record_events_stamp
+
     key = ":".join(
         [
-            "record-page",
+            "record-html",
             record.id,
             selectors.record_page_stamp(record),
+            hashlib.blake2b(
+                (record_events_stamp(record) + record_offer_stamp(record)).encode(),
+                digest_size=16,
+            ).hexdigest(),
             get_language() or "",
             request.scheme or "",
             request.get_host(),
         ]
     )
     pages = caches["pages"]
-    parts = pages.get(key)
-    if parts is None:
+    kept = pages.get(key)
+    if kept is None:
+        token, path = f"csrf{secrets.token_hex(16)}", f"/next{secrets.token_hex(16)}"
         selectors.load_captures(record, every=True)
-        parts = _record_parts(request, record)
-        pages.set(key, parts)
-    # Our own rendered templates, kept as strings.
-    return {name: mark_safe(html) for name, html in parts.items()}
+        made = _render_page(request, record, csrf_token=token, next_path=path)
+        kept = (token, path, made.content.decode())
+        pages.set(key, kept)
+    token, path, html = kept
+    html = html.replace(token, get_token(request)).replace(path, escape(request.get_full_path()))
+    return HttpResponse(html)
 
 
-def _record_parts(request: HttpRequest, record: Record) -> dict[str, str]:
-    """The page's head (metadata, viewer scripts) and body for this reader."""
+def _record_parts(
+    request: HttpRequest, record: Record, csrf_token: str | None = None
+) -> dict[str, str]:
+    """The page's head (metadata, viewer scripts) and body for this reader (with the
+    kept copy's stand-in for the CSRF token, when it is made for the public)."""
     user = request.user
     views = [presenters.capture_view(record, c, user) for c in record.captures.all()]
     reviewer = selectors.may_review(user)
@@ -114,7 +144,9 @@ def _record_parts(request: HttpRequest, record: Record) -> dict[str, str]:
     shown = next((v for v in views if v.ready), None)
     if user.is_active and user.is_staff:
         _add_history(views)
-    context = {"record": record, "shown": shown, "captures": views}
+    context: dict[str, Any] = {"record": record, "shown": shown, "captures": views}
+    if csrf_token is not None:
+        context["csrf_token"] = csrf_token
     return {
         "head": render_to_string("catalogue/partials/record_head.html", context, request),
         "content": render_to_string("catalogue/partials/record_content.html", context, request),

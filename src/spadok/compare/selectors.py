@@ -89,6 +89,23 @@ def record_offer(record: Record, *, limit: int = 5) -> tuple[bool, list[Comparis
     return enough, sorted(found, key=lambda c: c.created_at, reverse=True)
 
 
+def record_offer_stamp(record: Record) -> str:
+    """Every column of every comparison between the record's captures, as text: the
+    offer (:func:`record_offer`) changes only when this or the captures do (the public's
+    copy of a record page is kept under both). One plain query, on every public request."""
+    q = connection.ops.quote_name
+    cap, cmp = q(Capture._meta.db_table), q(Comparison._meta.db_table)
+    cols = ", ".join(f"m.{q(str(f.column))}" for f in Comparison._meta.concrete_fields)
+    sql = (
+        f"SELECT {cols} FROM {cmp} m JOIN {cap} b ON b.id = m.before_id"
+        f" JOIN {cap} a ON a.id = m.after_id"
+        " WHERE b.record_id = %s AND a.record_id = %s ORDER BY m.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [record.pk, record.pk])
+        return repr(cursor.fetchall())
+
+
 def record_comparisons(record: Record) -> list[Comparison]:
     """Comparisons between captures of a record the caller may already see, newest first."""
     return list(

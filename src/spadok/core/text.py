@@ -153,6 +153,19 @@ def lemmas(word: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def load_dictionaries() -> None:
+    """Load the lemmatiser's Ukrainian and English dictionaries now.
+
+    simplemma reads each language's dictionary on its first word (about 3 s and
+    100 MB for Ukrainian, half a second for English): a web process does it once
+    as it starts, or its first search pays for it.
+    """
+    import simplemma
+
+    simplemma.lemmatize("собор", lang="uk")
+    simplemma.lemmatize("church", lang="en")
+
+
 def word_terms(word: str) -> list[str]:
     """Every token a document's word is indexed under: form, lemmas, their transliterations."""
     terms: list[str] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
@@ -81,6 +82,21 @@ def record_events(record: Record, user: Any = None) -> list[DamageEvent]:
         .select_related("record", "capture")
         .order_by("date_start", "entered_at", "id")
     )
+
+
+def record_events_stamp(record: Record) -> str:
+    """Every column of every event about ``record``, as text: what :func:`record_events`
+    shows changes only when this does (the public's copy of a record page is kept under
+    it). One plain query: it runs on every public request."""
+    q = connection.ops.quote_name
+    fields = DamageEvent._meta.concrete_fields
+    sql = (
+        f"SELECT {', '.join(q(str(f.column)) for f in fields)} FROM {q(DamageEvent._meta.db_table)}"
+        f" WHERE {q(DamageEvent._meta.get_field('record').column)} = %s ORDER BY {q('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [record.pk])
+        return repr(cursor.fetchall())
 
 
 def events_for_dossier(site: Site | None, records: list[Record]) -> QuerySet[DamageEvent]:

@@ -1,7 +1,7 @@
 """The text match: which documents a query's words match, with their rank.
 
 The database does only this (SQLite: FTS5 and bm25 with names over place over
-description; PostgreSQL: the tsvector's GIN index and ts_rank_cd with the same
+description; PostgreSQL: the tsvector's GIN index and ts_rank with the same
 weights as A/B/D) and returns ids and ranks, nothing else: the facets, filters
 and order come from :mod:`spadok.search.columns`.
 
@@ -53,7 +53,7 @@ def tsquery(words: list[text.QueryWord]) -> str:
 @dataclass(frozen=True)
 class Match:
     """The matching documents as positions in one :class:`Columns`, and their ranks
-    (lower is better: SQLite's bm25 as it is, PostgreSQL's ts_rank_cd negated);
+    (lower is better: SQLite's bm25 as it is, PostgreSQL's ts_rank negated);
     ``rank`` is None when it was not asked for."""
 
     positions: np.ndarray
@@ -65,7 +65,7 @@ def _sql(words: list[text.QueryWord], ranked: bool) -> tuple[str, list[str]]:
         query = tsquery(words)
         if ranked:
             return (
-                f"SELECT id, -ts_rank_cd('{PG_WEIGHTS}', tsv, %s::tsquery) FROM search_document"
+                f"SELECT id, -ts_rank('{PG_WEIGHTS}', tsv, %s::tsquery) FROM search_document"
                 " WHERE tsv @@ %s::tsquery",
                 [query, query],
             )

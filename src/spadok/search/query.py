@@ -3,7 +3,7 @@
 :func:`search` matches the query's words (each in its forms, lemmas and both
 scripts, see :func:`spadok.core.text.query_terms`) against the index
 (:mod:`spadok.search.matching`: ids and ranks only; SQLite: bm25 with names over
-place over description; PostgreSQL: ts_rank_cd with the same weights as A/B/D),
+place over description; PostgreSQL: ts_rank with the same weights as A/B/D),
 keeps only what the reader may see, applies the facet filters, counts the
 facets (:mod:`spadok.search.facets`) and orders (:mod:`spadok.search.ordering`)
 on the process's copy of the documents' columns (:mod:`spadok.search.columns`),
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.db import DatabaseError
 from django.db.models import Exists, OuterRef
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -72,7 +73,20 @@ __all__ = [
     "search_params",
     "suggest_sites",
     "tsquery",
+    "warm",
 ]
+
+
+def warm() -> None:
+    """Load what a process's first search would otherwise wait for, once, as it starts:
+    the lemmatiser's dictionaries (seconds) and the copy of the index's columns (about
+    a second at 100k documents). A database not ready yet leaves the columns to the
+    first search, as before."""
+    text.load_dictionaries()
+    try:
+        columns.current()
+    except DatabaseError as exc:
+        log.warning("search columns not loaded at start: %s", exc)
 
 
 @dataclass(frozen=True)
