@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,12 +240,25 @@ def process(
                     if not later:
                         later.append(pool.submit(steps.run, "statistics.edges", edge_facts))
 
+                def master_gone() -> None:
+                    # The simplifier's peak (its own structures, a few times the
+                    # mesh) must not stack on the master's geometry: it starts
+                    # once the statistics, the master's last reader, are done
+                    # with it. Normals and textures run meanwhile.
+                    wait([first])
+
                 view = y_up_view(asset)
                 derivatives.extend(
                     steps.run(
                         "web",
                         lambda: make_web(
-                            asset, out, view, pool, release.done, after_first_tier=start_edges
+                            asset,
+                            out,
+                            view,
+                            pool,
+                            release.done,
+                            after_first_tier=start_edges,
+                            before_simplify=master_gone,
                         ),
                     )
                 )
@@ -284,6 +297,7 @@ def make_web(
     executor: Executor | None = None,
     extracted: Callable[[], None] | None = None,
     after_first_tier: Callable[[], None] | None = None,
+    before_simplify: Callable[[], None] | None = None,
 ) -> list[DerivativeFile]:
     """The web copies a viewer loads: GLB levels of detail, or points."""
     if asset.stored_only:
@@ -302,6 +316,7 @@ def make_web(
             texture_executor=executor,
             extracted=extracted,
             after_first_tier=after_first_tier,
+            before_simplify=before_simplify,
         )
     if asset.points is not None:
         from spadok.core.derive.pointweb import make_point_glb

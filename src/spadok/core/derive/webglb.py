@@ -873,6 +873,7 @@ def make_mesh_lods(
     texture_executor: Executor | None = None,
     extracted: Callable[[], None] | None = None,
     after_first_tier: Callable[[], None] | None = None,
+    before_simplify: Callable[[], None] | None = None,
 ) -> list[DerivativeFile]:
     """Make the web GLB tiers for a mesh scene into ``out_dir``.
 
@@ -888,7 +889,9 @@ def make_mesh_lods(
     ``extracted`` is called once the scene has been read into web arrays,
     after which this function no longer touches ``scene``; ``after_first_tier``
     once the first (largest) simplification is written, when the memory peak
-    of the simplifier is over.
+    of the simplifier is over; ``before_simplify`` just before the first
+    simplification (normals and textures have started by then), so the caller
+    can hold it back until the master has been let go.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -927,6 +930,8 @@ def make_mesh_lods(
     }.values():
         assert image is not None
         textures.prefetch(image, [tier.max_texture for tier, _ in plan])
+    if before_simplify is not None:
+        before_simplify()
     pending: list[_Pending] = []
     packer = _GltfpackQueue()
     thumb_prims = prims if total_tris <= THUMBNAIL_SOURCE_TRIANGLES else None
