@@ -399,6 +399,9 @@ def test_lods_synthetic_600k_textured(tmp_path: Path) -> None:
     assert results[0].stats["triangles"] <= 500_000
     sizes = [r.stats["textures"][0]["width"] for r in results]
     assert sizes == [3000, 2048, 1024]
+    for r in results:  # normals computed beside the first simplification reach every tier
+        gltf, _ = read_glb_json(r.path)
+        assert all("NORMAL" in p["attributes"] for m in gltf["meshes"] for p in m["primitives"])
     assert results[0].stats["bytes"] > results[1].stats["bytes"] > results[2].stats["bytes"]
 
 

@@ -218,9 +218,10 @@ def process(
             bounds = asset.scene.bounds
             size = (bounds[1] - bounds[0]).tolist() if bounds is not None else None
             asset.up_axis = up_axis(asset, size)
-            # The textures are encoded in the same thread after the statistics, and
-            # the master's geometry is let go once both readers are done with it:
-            # the peaks of statistics, simplifier and texture encoder do not stack.
+            # Statistics, normals and textures run while the master is read into
+            # web arrays; the master's geometry is let go once both readers are
+            # done with it and the full-size textures once encoded, all before
+            # the simplifier starts: their peaks do not stack on its own.
             release = _Release(asset, readers=2)
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spadok-stats") as pool:
                 first = pool.submit(
@@ -255,7 +256,7 @@ def process(
                             asset,
                             out,
                             view,
-                            pool,
+                            None,  # textures on a thread of their own, beside the statistics
                             release.done,
                             after_first_tier=start_edges,
                             before_simplify=master_gone,

@@ -953,8 +953,9 @@ def make_mesh_lods(
     gltfpack still runs: the same picture as from the master, for less time.
 
     ``texture_executor`` runs the texture work (by default a thread of its
-    own); the pipeline passes its statistics thread, so that textures are
-    encoded after the statistics rather than beside them and the simplifier.
+    own, beside the statistics and the normals). Every size is encoded before
+    the first simplification, so that the full-size pixels are let go before
+    the simplifier's peak (see :meth:`TextureCache.settle`).
     ``extracted`` is called once the scene has been read into web arrays,
     after which this function no longer touches ``scene``; ``after_first_tier``
     once the first (largest) simplification is written, when the memory peak
@@ -995,6 +996,17 @@ def make_mesh_lods(
     textures.prefetch_textures(prims, [tier.max_texture for tier, _ in plan])
     if before_simplify is not None:
         before_simplify()
+    # Every size of every texture is encoded (beside the statistics and the
+    # normals): the full-size pixels go before the simplifier's peak, and a
+    # smaller copy stands in for them in the thumbnail.
+    settled = textures.settle(prims)
+    normals = {
+        id(new): normals[id(old)]
+        for old, new in zip(prims, settled, strict=True)
+        if id(old) in normals
+    }
+    prims = settled
+    del settled
     pending: list[_Pending] = []
     packer = _GltfpackQueue()
     thumb_prims = prims if total_tris <= THUMBNAIL_SOURCE_TRIANGLES else None
@@ -1034,14 +1046,8 @@ def make_mesh_lods(
                 "gltfpack": list(GLTFPACK_ARGS),
             }
             pending.append(_Pending(tier, raw, out, packer.submit(raw, out), stats, params))
-            if len(pending) == 1:
-                # Every size of every texture is encoded by now (the first tier
-                # waited for its own): the full-size pixels go, a smaller copy
-                # stands in for the thumbnail, before the next peaks.
-                current = textures.settle(current)
-                thumb_prims = textures.settle(thumb_prims) if thumb_prims is not None else None
-                if after_first_tier is not None:
-                    after_first_tier()
+            if after_first_tier is not None and len(pending) == 1:
+                after_first_tier()
             previous = tris
             if thumb_prims is None and tris <= THUMBNAIL_SOURCE_TRIANGLES:
                 thumb_prims = current
