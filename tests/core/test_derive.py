@@ -399,6 +399,9 @@ def test_lods_synthetic_600k_textured(tmp_path: Path) -> None:
     assert results[0].stats["triangles"] <= 500_000
     sizes = [r.stats["textures"][0]["width"] for r in results]
     assert sizes == [3000, 2048, 1024]
+    for r in results:  # normals computed beside the first simplification reach every tier
+        gltf, _ = read_glb_json(r.path)
+        assert all("NORMAL" in p["attributes"] for m in gltf["meshes"] for p in m["primitives"])
     assert results[0].stats["bytes"] > results[1].stats["bytes"] > results[2].stats["bytes"]
 
 
@@ -552,3 +555,46 @@ def test_process_lets_go_of_the_master_and_keeps_everything(tmp_path: Path) -> N
     assert high.stats["textures"][0]["mime"] == "image/jpeg"
     assert validate_glb(high.path)["errors"] == 0
     assert done.timings["total"]["cpu_seconds"] > 0
+
+
+def test_texture_stand_in_is_what_the_thumbnail_would_draw() -> None:
+    """settle: the stand-in has the pixels the thumbnail makes of the full image, takes
+    over its encodings unchanged, and the cache no longer holds the full image."""
+    import gc
+    import weakref
+
+    from spadok.core.derive.webglb import _fit
+
+    lucy = trimesh.load(data("scans", "stanford_via_pyvista", "lucy.ply"), process=False)
+    prims, _ = scene_primitives(trimesh.Scene(textured_mesh(lucy, 20_000, (4096, 2048))))
+    full = prims[0].material.image
+    assert full is not None
+    cache = TextureCache()
+    try:
+        cache.prefetch_textures(prims, [4096, 2048, 1024])
+        encoded = {edge: cache.encoded(full, edge) for edge in (4096, 2048, 1024)}
+        settled = cache.settle(prims)
+        stand_in = settled[0].material.image
+        assert stand_in is not None and stand_in is not full
+        assert stand_in.size == (2048, 1024)
+        assert stand_in.tobytes() == _fit(full, thumb.MAX_TEXTURE_EDGE).tobytes()
+        assert cache.settle(settled)[0].material.image is stand_in  # settling twice: no change
+        for edge, data_mime_size in encoded.items():
+            assert cache.encoded(stand_in, edge) == data_mime_size
+        gone = weakref.ref(full)
+        del full, prims, encoded
+        gc.collect()
+        assert gone() is None
+    finally:
+        cache.close()
+
+
+def test_small_texture_stands_for_itself() -> None:
+    lucy = trimesh.load(data("scans", "stanford_via_pyvista", "lucy.ply"), process=False)
+    prims, _ = scene_primitives(trimesh.Scene(textured_mesh(lucy, 5_000, (512, 512))))
+    cache = TextureCache()
+    try:
+        cache.prefetch_textures(prims, [4096, 2048, 1024])
+        assert cache.settle(prims)[0].material.image is prims[0].material.image
+    finally:
+        cache.close()

@@ -57,6 +57,20 @@ def test_write_then_read_mesh(tmp_path: Path, name: str) -> None:
     assert stats["volume"] == pytest.approx(6.0, rel=1e-5)
 
 
+@pytest.mark.parametrize("name", ["glb", "obj", "ply", "stl"])
+def test_loaded_scene_keeps_no_file_object(tmp_path: Path, name: str) -> None:
+    """What trimesh read from memory (the rebuilt GLB, a PLY read whole) is not kept."""
+    spec = registry.by_name(name)
+    assert spec.save is not None
+    path = tmp_path / f"box.{name}"
+    spec.save(_box_asset(), path)
+    asset = registry.load(path)
+    assert asset.scene is not None
+    for obj in (asset.scene, *asset.scene.geometry.values()):
+        source = getattr(obj, "_source", None)
+        assert source is None or source.file_obj is None
+
+
 def test_write_then_read_ply_points(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     pts = PointSet(

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,9 +218,10 @@ def process(
             bounds = asset.scene.bounds
             size = (bounds[1] - bounds[0]).tolist() if bounds is not None else None
             asset.up_axis = up_axis(asset, size)
-            # The textures are encoded in the same thread after the statistics, and
-            # the master's geometry is let go once both readers are done with it:
-            # the peaks of statistics, simplifier and texture encoder do not stack.
+            # Statistics, normals and textures run while the master is read into
+            # web arrays; the master's geometry is let go once both readers are
+            # done with it and the full-size textures once encoded, all before
+            # the simplifier starts: their peaks do not stack on its own.
             release = _Release(asset, readers=2)
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spadok-stats") as pool:
                 first = pool.submit(
@@ -240,12 +241,25 @@ def process(
                     if not later:
                         later.append(pool.submit(steps.run, "statistics.edges", edge_facts))
 
+                def master_gone() -> None:
+                    # The simplifier's peak (its own structures, a few times the
+                    # mesh) must not stack on the master's geometry: it starts
+                    # once the statistics, the master's last reader, are done
+                    # with it. Normals and textures run meanwhile.
+                    wait([first])
+
                 view = y_up_view(asset)
                 derivatives.extend(
                     steps.run(
                         "web",
                         lambda: make_web(
-                            asset, out, view, pool, release.done, after_first_tier=start_edges
+                            asset,
+                            out,
+                            view,
+                            None,  # textures on a thread of their own, beside the statistics
+                            release.done,
+                            after_first_tier=start_edges,
+                            before_simplify=master_gone,
                         ),
                     )
                 )
@@ -284,6 +298,7 @@ def make_web(
     executor: Executor | None = None,
     extracted: Callable[[], None] | None = None,
     after_first_tier: Callable[[], None] | None = None,
+    before_simplify: Callable[[], None] | None = None,
 ) -> list[DerivativeFile]:
     """The web copies a viewer loads: GLB levels of detail, or points."""
     if asset.stored_only:
@@ -302,6 +317,7 @@ def make_web(
             texture_executor=executor,
             extracted=extracted,
             after_first_tier=after_first_tier,
+            before_simplify=before_simplify,
         )
     if asset.points is not None:
         from spadok.core.derive.pointweb import make_point_glb

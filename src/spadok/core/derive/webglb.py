@@ -544,6 +544,7 @@ class TextureCache:
     def __init__(self, executor: Executor | None = None) -> None:
         self._futures: dict[tuple[int, int], Future[tuple[bytes, str, tuple[int, int]]]] = {}
         self._keep: list[Any] = []  # keep images alive so their id() stays unique
+        self._stand_ins: dict[int, Image.Image] = {}  # by id() of the image replaced
         self._pool: Executor | None = executor
         self._own_pool = executor is None
 
@@ -566,11 +567,52 @@ class TextureCache:
         for edge in edges:
             self._futures[(id(image), edge)] = self._pool.submit(job, edge)
 
+    def prefetch_textures(self, prims: list[Primitive], edges: list[int]) -> None:
+        """:meth:`prefetch` every texture the primitives draw with (no reference kept here)."""
+        for prim in prims:
+            if prim.material.image is not None and prim.uv is not None:
+                self.prefetch(prim.material.image, edges)
+
     def encoded(self, image: Image.Image, max_edge: int) -> tuple[bytes, str, tuple[int, int]]:
         key = (id(image), max_edge)
         if key not in self._futures:
             self.prefetch(image, [max_edge])
         return self._futures[key].result()
+
+    def settle(self, prims: list[Primitive]) -> list[Primitive]:
+        """The primitives with each texture replaced by its stand-in, once all its sizes are done.
+
+        A decoded 4096² texture is 48-64 MB; once every size the tiers need
+        is encoded, only the thumbnail still reads pixels, and it reads them
+        at :data:`~spadok.core.derive.thumbnail.MAX_TEXTURE_EDGE`. The stand-in
+        is exactly what the thumbnail would make of the full image, and takes
+        over its encodings, so later tiers and the thumbnail are unchanged
+        while the full image can be freed.
+        """
+        from spadok.core.derive.thumbnail import MAX_TEXTURE_EDGE
+
+        out = []
+        for prim in prims:
+            image = prim.material.image
+            if image is not None and id(image) not in self._stand_ins:
+                self._stand_ins[id(image)] = self._stand_in(image, MAX_TEXTURE_EDGE)
+            if image is not None and self._stand_ins[id(image)] is not image:
+                material = replace(prim.material, image=self._stand_ins[id(image)])
+                prim = replace(prim, material=material)
+            out.append(prim)
+        return out
+
+    def _stand_in(self, image: Image.Image, edge: int) -> Image.Image:
+        mine = [key for key in self._futures if key[0] == id(image)]
+        for key in mine:
+            self._futures[key].result()
+        stand_in = _fit(image, edge)
+        if stand_in is image:
+            return image
+        for key in mine:
+            self._futures[(id(stand_in), key[1])] = self._futures.pop(key)
+        self._keep = [kept for kept in self._keep if kept is not image] + [stand_in]
+        return stand_in
 
     def close(self) -> None:
         for future in self._futures.values():
@@ -865,6 +907,33 @@ class _GltfpackQueue:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _simplify_tier(
+    prims: list[Primitive], ratio: float, target: int, normals: dict[int, Future[np.ndarray]]
+) -> tuple[list[Primitive], list[float]]:
+    """The next tier down: each primitive simplified to its share of ``target``.
+
+    A function of its own so that nothing of the tier above outlives the call
+    (loop variables would hold the master's arrays through the next peaks).
+    """
+    nxt: list[Primitive] = []
+    errors: list[float] = []
+    budget_left = target
+    tri_prims = [p for p in prims if not p.is_points]
+    for prim in prims:
+        if prim.is_points:
+            nxt.append(_subsample_points(prim, max(1, int(len(prim.positions) * ratio))))
+            continue
+        # Proportional budgets; the last triangle primitive takes what is left.
+        is_last = prim is tri_prims[-1]
+        share = budget_left if is_last else int(prim.triangles * ratio)
+        share = max(0, min(share, budget_left))
+        simp, err = simplify_primitive(prim, max(share, 1), normals=normals.pop(id(prim), None))
+        budget_left -= simp.triangles
+        nxt.append(simp)
+        errors.append(err)
+    return [p for p in nxt if len(p.positions)], errors
+
+
 def make_mesh_lods(
     scene: trimesh.Scene,
     out_dir: Path,
@@ -873,6 +942,7 @@ def make_mesh_lods(
     texture_executor: Executor | None = None,
     extracted: Callable[[], None] | None = None,
     after_first_tier: Callable[[], None] | None = None,
+    before_simplify: Callable[[], None] | None = None,
 ) -> list[DerivativeFile]:
     """Make the web GLB tiers for a mesh scene into ``out_dir``.
 
@@ -883,12 +953,15 @@ def make_mesh_lods(
     gltfpack still runs: the same picture as from the master, for less time.
 
     ``texture_executor`` runs the texture work (by default a thread of its
-    own); the pipeline passes its statistics thread, so that textures are
-    encoded after the statistics rather than beside them and the simplifier.
+    own, beside the statistics and the normals). Every size is encoded before
+    the first simplification, so that the full-size pixels are let go before
+    the simplifier's peak (see :meth:`TextureCache.settle`).
     ``extracted`` is called once the scene has been read into web arrays,
     after which this function no longer touches ``scene``; ``after_first_tier``
     once the first (largest) simplification is written, when the memory peak
-    of the simplifier is over.
+    of the simplifier is over; ``before_simplify`` just before the first
+    simplification (normals and textures have started by then), so the caller
+    can hold it back until the master has been let go.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -920,13 +993,20 @@ def make_mesh_lods(
             _subsample_points(p, int(len(p.positions) * keep)) if p.is_points else p for p in prims
         ]
     textures = TextureCache(texture_executor)
-    for image in {
-        id(p.material.image): p.material.image
-        for p in prims
-        if p.material.image is not None and p.uv is not None
-    }.values():
-        assert image is not None
-        textures.prefetch(image, [tier.max_texture for tier, _ in plan])
+    textures.prefetch_textures(prims, [tier.max_texture for tier, _ in plan])
+    if before_simplify is not None:
+        before_simplify()
+    # Every size of every texture is encoded (beside the statistics and the
+    # normals): the full-size pixels go before the simplifier's peak, and a
+    # smaller copy stands in for them in the thumbnail.
+    settled = textures.settle(prims)
+    normals = {
+        id(new): normals[id(old)]
+        for old, new in zip(prims, settled, strict=True)
+        if id(old) in normals
+    }
+    prims = settled
+    del settled
     pending: list[_Pending] = []
     packer = _GltfpackQueue()
     thumb_prims = prims if total_tris <= THUMBNAIL_SOURCE_TRIANGLES else None
@@ -938,27 +1018,7 @@ def make_mesh_lods(
             t = time.perf_counter()
             errors: list[float] = []
             if target < previous:
-                ratio = target / previous
-                nxt = []
-                budget_left = target
-                tri_prims = [p for p in current if not p.is_points]
-                for prim in current:
-                    if prim.is_points:
-                        nxt.append(
-                            _subsample_points(prim, max(1, int(len(prim.positions) * ratio)))
-                        )
-                        continue
-                    # Proportional budgets; the last triangle primitive takes what is left.
-                    is_last = prim is tri_prims[-1]
-                    share = budget_left if is_last else int(prim.triangles * ratio)
-                    share = max(0, min(share, budget_left))
-                    simp, err = simplify_primitive(
-                        prim, max(share, 1), normals=normals.pop(id(prim), None)
-                    )
-                    budget_left -= simp.triangles
-                    nxt.append(simp)
-                    errors.append(err)
-                current = [p for p in nxt if len(p.positions)]
+                current, errors = _simplify_tier(current, target / previous, target, normals)
             timings[f"{tier.role}.simplify"] = time.perf_counter() - t
             t = time.perf_counter()
             raw = out_dir / f".{tier.role}.raw.glb"

@@ -106,6 +106,9 @@ def load_gltf(path: Path, resolver: Resolver, limits: Limits = DEFAULT_LIMITS) -
     warnings: list[str] = []
     textures: list[dict[str, Any]] = []
     glb = _rebuild(doc, bin_chunk, resolver, path, warnings, textures)
+    # The rebuilt GLB holds every byte trimesh needs: the file's own go now,
+    # not after trimesh has made its copies of the chunks beside them.
+    del data, bin_chunk
     extensions = sorted(set(doc.get("extensionsUsed", [])))
     try:
         loaded = trimesh.load(io.BytesIO(glb), file_type="glb", process=False)

@@ -82,6 +82,7 @@ def scene_asset(
     IndexError in the statistics or the web copies later.
     """
     check_shapes(scene, path)
+    forget_sources(scene)
     meshes = [g for g in scene.geometry.values() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
     clouds = [
         g
@@ -122,6 +123,20 @@ def scene_asset(
             warnings=warnings,
         )
     raise SpadokError("geometry.empty", f"{path.name} has no faces or points")
+
+
+def forget_sources(scene: trimesh.Scene) -> None:
+    """Let go of the file objects trimesh keeps with what it loaded.
+
+    trimesh records where each object came from, file object included; for a
+    model read from memory (a rebuilt GLB, a PLY or OBJ read whole) that is
+    the file's every byte, held as long as the scene lives: through the
+    statistics and the levels of detail, where memory peaks.
+    """
+    for obj in (scene, *scene.geometry.values()):
+        source = getattr(obj, "_source", None)
+        if source is not None and hasattr(source, "file_obj"):
+            source.file_obj = None
 
 
 def points_from_geometries(geoms: list[Any]) -> PointSet:
