@@ -112,10 +112,10 @@ def run(
         # Large photos: SIFT from the photo's own pixels, not from COLMAP's default 2x
         # upsampling, with a low threshold for low-contrast stone and plaster. On
         # fountain-P11 at 1600 px this took the median rotation error from 0.034° to
-        # 0.030° and the extraction, matching and mapping CPU time from ~58 s to ~24 s:
+        # 0.0297° and the extraction, matching and mapping CPU time from ~58 s to ~24 s:
         # the upsampled octave's many tiny features were slow and the least precise.
         extraction.sift.first_octave = 0
-        extraction.sift.peak_threshold = 0.002
+        extraction.sift.peak_threshold = 0.001
     else:
         extraction.sift.peak_threshold = 0.004  # more features on low-contrast surfaces
     report.extra["sift_first_octave"] = extraction.sift.first_octave
