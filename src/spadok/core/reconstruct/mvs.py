@@ -23,13 +23,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from spadok.core.reconstruct.sfm import Sparse, View, _threads
+from spadok.core.reconstruct.sfm import Sparse, View
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +279,6 @@ def run(
     min_score: float = 0.5,
     min_consistent: int = 2,
     progress: Callable[[float], None] | None = None,
-    threads: int | None = None,
 ) -> Dense:
     """Depth maps for every registered view, filtered and fused into one point cloud."""
     clock = _Clock()
@@ -291,33 +289,20 @@ def run(
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         loaded[v.name] = (sv, rgb, gray)
     clock.lap("mvs.load")
-
-    def sweep(v: View) -> DepthMap | None:
-        start, cpu = time.perf_counter(), time.thread_time()
+    maps: list[DepthMap] = []
+    for i, v in enumerate(sparse.views):
         sv, rgb, gray = loaded[v.name]
         names = neighbours.get(v.name, [])
         rng = depth_range(v, sparse)
         if not names or rng is None:
-            return None
+            continue
         sources = [(loaded[n][0], loaded[n][2]) for n in names]
         depth, score = plane_sweep(sv, gray, sources, rng[0], rng[1], planes=planes)
         depth[score < min_score] = 0
-        clock.stages[f"mvs.sweep.{v.name}"] = {
-            "seconds": round(time.perf_counter() - start, 3),
-            "thread_cpu_seconds": round(time.thread_time() - cpu, 3),
-        }
-        return DepthMap(sv, depth, score, rgb, gray)
-
-    # Views are swept side by side: OpenCV and NumPy let go of the GIL in the heavy
-    # calls, so two threads keep two cores busy (one view's buffers are ~100 MB).
-    found: list[DepthMap | None] = []
-    with ThreadPoolExecutor(max_workers=threads or _threads()) as pool:
-        for i, m in enumerate(pool.map(sweep, sparse.views)):
-            found.append(m)
-            if progress:
-                progress((i + 1) / len(sparse.views))
-    maps = [m for m in found if m is not None]
-    clock.lap("mvs.sweeps")
+        maps.append(DepthMap(sv, depth, score, rgb, gray))
+        clock.lap(f"mvs.sweep.{v.name}")
+        if progress:
+            progress((i + 1) / len(sparse.views))
     need = {m.view.name: min(min_consistent, len(neighbours.get(m.view.name, []))) for m in maps}
     counts = consistency(maps, neighbours)
     pts, nrm, col = [], [], []
