@@ -123,6 +123,7 @@ def _photos(
             planes=mvs_planes,
         )  # fmt: skip
         report.dense_points = len(dense.points)
+        report.extra.setdefault("stages", {}).update(dense.stages)
     if len(dense.points) < 100:
         report.advise(
             "no_dense",

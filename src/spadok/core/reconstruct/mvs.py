@@ -21,8 +21,9 @@ with per-pixel normals on steep, slanted surfaces; see the report's limits.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -47,6 +48,22 @@ class Dense:
     normals: np.ndarray  # (N, 3)
     colors: np.ndarray  # (N, 3) uint8
     depth_maps: list[DepthMap]
+    # seconds and CPU seconds of each part: loading, each view's sweep, fusion
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.stages: dict[str, dict[str, float]] = {}
+        self._mark = (time.perf_counter(), time.process_time())
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.stages[name] = {
+            "seconds": round(wall - self._mark[0], 3),
+            "cpu_seconds": round(cpu - self._mark[1], 3),
+        }
+        self._mark = (wall, cpu)
 
 
 def load_view_image(view: View, path: str, max_size: int) -> tuple[View, np.ndarray]:
@@ -264,12 +281,14 @@ def run(
     progress: Callable[[float], None] | None = None,
 ) -> Dense:
     """Depth maps for every registered view, filtered and fused into one point cloud."""
+    clock = _Clock()
     neighbours = choose_neighbours(sparse, neighbours_per_view)
     loaded: dict[str, tuple[View, np.ndarray, np.ndarray]] = {}
     for v in sparse.views:
         sv, rgb = load_view_image(v, image_path(v), max_size)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         loaded[v.name] = (sv, rgb, gray)
+    clock.lap("mvs.load")
     maps: list[DepthMap] = []
     for i, v in enumerate(sparse.views):
         sv, rgb, gray = loaded[v.name]
@@ -281,6 +300,7 @@ def run(
         depth, score = plane_sweep(sv, gray, sources, rng[0], rng[1], planes=planes)
         depth[score < min_score] = 0
         maps.append(DepthMap(sv, depth, score, rgb, gray))
+        clock.lap(f"mvs.sweep.{v.name}")
         if progress:
             progress((i + 1) / len(sparse.views))
     need = {m.view.name: min(min_consistent, len(neighbours.get(m.view.name, []))) for m in maps}
@@ -304,6 +324,8 @@ def run(
         pts.append(world[sel])
         nrm.append(normals[sel])
         col.append(m.color[sel])
+    clock.lap("mvs.fuse")
     if not pts:
-        return Dense(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3), np.uint8), maps)
-    return Dense(np.concatenate(pts), np.concatenate(nrm), np.concatenate(col), maps)
+        empty = np.zeros((0, 3))
+        return Dense(empty, empty, np.zeros((0, 3), np.uint8), maps, clock.stages)
+    return Dense(np.concatenate(pts), np.concatenate(nrm), np.concatenate(col), maps, clock.stages)
