@@ -179,7 +179,7 @@ def rows_reconstruct(d: dict[str, Any]) -> list[Row]:
         rows += [
             (
                 "fountain-P11 camera rotation error (median)",
-                _num(c.get("rotation_error_deg_median"), "{:.3f}°"),
+                _num(c.get("rotation_error_deg_median"), "{:.4f}°"),
                 "COLMAP 0.059°, OpenMVG 0.030° (published)",
                 f"centre error {_num(c.get('centre_error_m_median'), '{:.4f} m')}",
                 "≤ 0.03°",
