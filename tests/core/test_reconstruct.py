@@ -64,8 +64,13 @@ def _read_images_txt(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def test_photos_end_to_end_match_ground_truth_cameras(tmp_path: Path) -> None:
+def test_photos_end_to_end_match_ground_truth_cameras(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The 16 real views of the temple: cameras agree with ground truth, a textured GLB."""
+    # One thread for the cameras: multithreaded bundle adjustment is not repeatable to the
+    # pixel, and about one run in five kept the refined principal point (asserted below).
+    monkeypatch.setenv("SPADOK_THREADS", "1")
     names = [f"templeSR{i:04d}.png" for i in range(1, 17)]
     out = tmp_path / "out"
     steps: list[str] = []
@@ -111,18 +116,9 @@ def test_photos_end_to_end_match_ground_truth_cameras(tmp_path: Path) -> None:
         cos = (np.trace(rel @ rel_gt.T) - 1) / 2
         errors.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
     # 16 photos share one camera, so refining its principal point is tried; with these
-    # narrow views (f = 1520 px on 640) it often drifts off the centre and is then
-    # rejected (the centred one, ground truth 302, 247, 18 px off, costs about half a
-    # degree). Multithreaded bundle adjustment is not repeatable to the pixel, so either
-    # outcome may come; a principal point that was kept must be believable.
-    decision = report.extra["refine_principal_point"]
-    assert decision in (True, "rejected: drifted from the centre")
-    if decision is True:
-        import pycolmap
-
-        for cam in pycolmap.Reconstruction(out / "sparse").cameras.values():
-            assert abs(cam.principal_point_x - cam.width / 2) <= 0.1 * cam.width
-            assert abs(cam.principal_point_y - cam.height / 2) <= 0.1 * cam.height
+    # narrow views (f = 1520 px on 640) it drifts off the centre and is rejected, and the
+    # centred one (ground truth: 302, 247, 18 px off) costs about half a degree.
+    assert report.extra["refine_principal_point"] == "rejected: drifted from the centre"
     assert np.median(errors) < 1.0, errors
 
 
